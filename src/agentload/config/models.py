@@ -1,0 +1,179 @@
+"""The scenario: typed, frozen, and strict (unknown keys are errors, not silently ignored).
+
+Durations accept "250ms", "30s", "2m" or seconds; rates accept "20/s", "1200/m" or per
+second. Models hold configuration only; no runtime state lives here.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    model_validator,
+)
+
+from agentload.units import parse_duration_s, parse_rate_per_s
+
+DurationS = Annotated[float, BeforeValidator(parse_duration_s)]
+RatePerS = Annotated[float, BeforeValidator(parse_rate_per_s)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Timeouts(Strict):
+    connect: DurationS = Field(5.0, gt=0, description="TCP (and TLS) connect")
+    first_byte: DurationS = Field(60.0, gt=0, description="from send to the first response byte")
+    total: DurationS = Field(300.0, gt=0, description="from send to the end of the response")
+
+
+class Target(Strict):
+    base_url: str = Field(pattern=r"^https?://[^\s/]+", description="e.g. http://127.0.0.1:8000")
+    protocol: Literal["openai-chat", "http"] = "openai-chat"
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="${ENV_VAR} is expanded when the scenario is loaded"
+    )
+    timeouts: Timeouts = Timeouts()
+    max_response_bytes: int = Field(
+        64 * 1024 * 1024, gt=0, description="responses larger than this fail as body_too_large"
+    )
+
+
+class ThinkTime(Strict):
+    """Pause of a closed-model user between two requests: fixed, or uniform in [min, max]."""
+
+    min: DurationS = Field(0.0, ge=0)
+    max: DurationS = Field(0.0, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fixed(cls, data: Any) -> Any:
+        if isinstance(data, str | int | float) and not isinstance(data, bool):
+            return {"min": data, "max": data}
+        return data
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ThinkTime:
+        if self.max < self.min:
+            raise ValueError("max must be at least min")
+        return self
+
+
+class OpenLoad(Strict):
+    """Open model: requests arrive on a schedule, whatever the target answers."""
+
+    model: Literal["open"] = "open"
+    arrival: Literal["constant", "poisson"] = "poisson"
+    rate: RatePerS = Field(gt=0, description="mean arrivals per second, e.g. 20/s")
+    duration: DurationS | None = Field(None, gt=0)
+    requests: int | None = Field(None, gt=0, le=100_000_000)
+    max_in_flight: int = Field(1000, gt=0, le=1_000_000)
+    grace: DurationS = Field(30.0, ge=0, description="wait for in-flight requests at the end")
+
+    @model_validator(mode="after")
+    def _bounded(self) -> OpenLoad:
+        if self.duration is None and self.requests is None:
+            raise ValueError("give a duration (e.g. 30s) or a number of requests, or both")
+        return self
+
+
+class ClosedLoad(Strict):
+    """Closed model: N users, each sends, waits for the answer, thinks, and sends again."""
+
+    model: Literal["closed"]
+    users: int = Field(gt=0, le=100_000)
+    think_time: ThinkTime = ThinkTime()
+    duration: DurationS | None = Field(None, gt=0)
+    requests: int | None = Field(None, gt=0, le=100_000_000)
+    grace: DurationS = Field(30.0, ge=0, description="wait for in-flight requests at the end")
+
+    @model_validator(mode="after")
+    def _bounded(self) -> ClosedLoad:
+        if self.duration is None and self.requests is None:
+            raise ValueError("give a duration (e.g. 30s) or a number of requests, or both")
+        return self
+
+
+def _load_model(value: Any) -> str:
+    # "model" may be left out: the open model is the default.
+    if isinstance(value, dict):
+        return str(value.get("model", "open"))
+    return str(getattr(value, "model", "open"))
+
+
+Load = Annotated[
+    Annotated[OpenLoad, Tag("open")] | Annotated[ClosedLoad, Tag("closed")],
+    Discriminator(_load_model),
+]
+
+
+class Message(Strict):
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str
+
+
+class ChatRequest(Strict):
+    """An OpenAI-compatible chat completion; give ``messages`` or ``prompt_tokens``."""
+
+    protocol: Literal["openai-chat"] = "openai-chat"
+    path: str = Field("/v1/chat/completions", pattern=r"^/")
+    model: str = "agentload-sim"
+    messages: tuple[Message, ...] | None = Field(None, min_length=1)
+    prompt_tokens: int | None = Field(None, gt=0, le=1_000_000, description="synthetic prompt")
+    max_tokens: int = Field(128, gt=0, le=1_000_000)
+    stream: bool = True
+    extra_body: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_prompt(self) -> ChatRequest:
+        if (self.messages is None) == (self.prompt_tokens is None):
+            raise ValueError("give exactly one of messages or prompt_tokens")
+        return self
+
+
+class HttpRequest(Strict):
+    """Any HTTP call; ``{{seq}}`` in the path or body is replaced by the request number."""
+
+    protocol: Literal["http"] = "http"
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"] = "GET"
+    path: str = Field("/", pattern=r"^/")
+    body: Any = None
+    ok_status: tuple[int, ...] = Field((200, 201, 202, 204), min_length=1)
+
+
+Request = Annotated[ChatRequest | HttpRequest, Field(discriminator="protocol")]
+
+
+class Scenario(Strict):
+    name: str = Field("scenario", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    seed: int = Field(0, ge=0, le=2**63 - 1)
+    target: Target
+    load: Load
+    request: Request
+
+    @model_validator(mode="before")
+    @classmethod
+    def _request_follows_target(cls, data: Any) -> Any:
+        # The protocol is named once, on the target; the request inherits it.
+        if isinstance(data, dict) and isinstance(data.get("request"), dict):
+            target = data.get("target")
+            protocol = target.get("protocol", "openai-chat") if isinstance(target, dict) else None
+            if isinstance(protocol, str) and "protocol" not in data["request"]:
+                data = {**data, "request": {**data["request"], "protocol": protocol}}
+        return data
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Scenario:
+        if self.request.protocol != self.target.protocol:
+            raise ValueError(
+                f"request is for {self.request.protocol!r} but target.protocol is "
+                f"{self.target.protocol!r}"
+            )
+        return self
