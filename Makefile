@@ -1,0 +1,52 @@
+# Two commands do all the set-up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CONSTRAINTS := constraints.txt
+STAMP_CORE := $(VENV)/.installed-core
+STAMP_DEV := $(VENV)/.installed-dev
+
+.PHONY: demo test lint typecheck imports pytest install install-dev lock clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP_CORE): pyproject.toml $(CONSTRAINTS) | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e .
+	touch $@
+
+$(STAMP_DEV): pyproject.toml $(CONSTRAINTS) | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e '.[dev]'
+	touch $@ $(STAMP_CORE)
+
+install: $(STAMP_CORE)
+install-dev: $(STAMP_DEV)
+
+## demo: install (first time) and run a 30-second load test against the bundled reference agent
+demo: $(STAMP_CORE)
+	$(BIN)/agentload demo
+
+## test: install the dev extras and run lint, types, import contracts and the test suite
+test: $(STAMP_DEV) lint typecheck imports pytest
+
+lint: $(STAMP_DEV)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: $(STAMP_DEV)
+	$(BIN)/mypy
+
+imports: $(STAMP_DEV)
+	$(BIN)/lint-imports
+
+pytest: $(STAMP_DEV)
+	$(BIN)/python -m pytest
+
+## lock: re-pin every dependency (run after changing pyproject.toml)
+lock: | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip freeze --exclude-editable --exclude agentload > $(CONSTRAINTS)
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

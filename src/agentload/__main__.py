@@ -1,0 +1,3 @@
+from agentload.cli.main import main
+
+main()

@@ -1,0 +1,194 @@
+"""The run summary: what ``summary.json`` holds and what the terminal report shows.
+
+``Summary.to_dict()`` layout (``schema_version`` 1; keys are stable, new ones may be added):
+
+    schema_version  1
+    counts          {requests, sent, ok, error, dropped, cancelled}
+                    requests = ok + error + dropped + cancelled; sent = requests - dropped
+    errors_by_kind  {error_kind: count} over outcome "error" ("unknown" when a record has none)
+    rate            {target_per_s (None if not given), achieved_per_s, ok_per_s, window_s}
+                    achieved_per_s: requests sent per second of window_s, the issue window
+                    (span of intended starts × n/(n-1)); ok_per_s: ok requests per duration_s
+    duration_s      first intended start to last completion
+    metrics         {name: {count, mean, std, min, max, p50, p90, p95, p99, p99_9}} for
+                    latency_ms (from the intended start), service_ms (from the actual send),
+                    schedule_lag_ms, ttft_ms, ttfb_ms, itl_ms (every gap of every request),
+                    tpot_ms, output_tokens_per_s_per_request (tokens/s, not ms), and
+                    error_latency_ms; values are None when count is 0; std is the population
+                    std; percentiles are nearest-rank, accurate to ~0.1%, within [min, max]
+    tokens          {input, output, output_per_s, approximate}
+    per_action      {action: {count, ok, error, dropped, cancelled, latency_p50_ms,
+                    latency_p99_ms}}
+    warnings        [human-readable strings]; rules in agentload.analysis.validity
+
+Populations: every metric except schedule_lag_ms (all sent requests) and error_latency_ms
+(sent errors) covers outcome "ok" only, as do the token totals; see agentload.metrics.aggregate.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from agentload.analysis import validity
+from agentload.metrics.aggregate import METRIC_NAMES, RunAggregator
+from agentload.metrics.histogram import LatencyHistogram
+from agentload.records.record import RequestRecord
+
+SCHEMA_VERSION: Final = 1
+PERCENTILES: Final = (50.0, 90.0, 95.0, 99.0, 99.9)
+
+
+@dataclass(frozen=True, slots=True)
+class MetricStats:
+    count: int
+    mean: float | None = None
+    std: float | None = None
+    min: float | None = None
+    max: float | None = None
+    p50: float | None = None
+    p90: float | None = None
+    p95: float | None = None
+    p99: float | None = None
+    p99_9: float | None = None
+
+    @classmethod
+    def from_histogram(cls, histogram: LatencyHistogram) -> MetricStats:
+        if histogram.count == 0:
+            return cls(count=0)
+        p50, p90, p95, p99, p99_9 = histogram.percentiles_ms(PERCENTILES)
+        return cls(
+            count=histogram.count,
+            mean=histogram.mean_ms,
+            std=histogram.stdev_ms,
+            min=histogram.min_ms,
+            max=histogram.max_ms,
+            p50=p50,
+            p90=p90,
+            p95=p95,
+            p99=p99,
+            p99_9=p99_9,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class ActionStats:
+    count: int
+    ok: int
+    error: int
+    dropped: int
+    cancelled: int
+    latency_p50_ms: float | None
+    latency_p99_ms: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenStats:
+    input: int
+    output: int
+    output_per_s: float | None
+    approximate: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    requests: int
+    sent: int
+    ok: int
+    error: int
+    dropped: int
+    cancelled: int
+    errors_by_kind: Mapping[str, int]
+    target_per_s: float | None
+    achieved_per_s: float | None
+    ok_per_s: float | None
+    window_s: float | None
+    duration_s: float | None
+    metrics: Mapping[str, MetricStats]  # METRIC_NAMES plus "error_latency_ms"
+    tokens: TokenStats
+    per_action: Mapping[str, ActionStats]
+    warnings: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The summary.json content (layout in the module docstring); JSON-serialisable."""
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "counts": {
+                "requests": self.requests,
+                "sent": self.sent,
+                "ok": self.ok,
+                "error": self.error,
+                "dropped": self.dropped,
+                "cancelled": self.cancelled,
+            },
+            "errors_by_kind": dict(sorted(self.errors_by_kind.items())),
+            "rate": {
+                "target_per_s": self.target_per_s,
+                "achieved_per_s": self.achieved_per_s,
+                "ok_per_s": self.ok_per_s,
+                "window_s": self.window_s,
+            },
+            "duration_s": self.duration_s,
+            "metrics": {name: stats.to_dict() for name, stats in self.metrics.items()},
+            "tokens": dataclasses.asdict(self.tokens),
+            "per_action": {
+                name: dataclasses.asdict(stats) for name, stats in sorted(self.per_action.items())
+            },
+            "warnings": list(self.warnings),
+        }
+
+
+def build_summary(aggregator: RunAggregator, *, target_rate_per_s: float | None) -> Summary:
+    """Freeze an aggregator's state into a Summary, validity warnings included."""
+    metrics = {
+        name: MetricStats.from_histogram(aggregator.histograms[name]) for name in METRIC_NAMES
+    }
+    metrics["error_latency_ms"] = MetricStats.from_histogram(aggregator.error_latency)
+    per_action = {}
+    for name, totals in aggregator.per_action.items():
+        p50, p99 = totals.latency.percentiles_ms((50, 99))
+        per_action[name] = ActionStats(
+            count=totals.count,
+            ok=totals.ok,
+            error=totals.error,
+            dropped=totals.dropped,
+            cancelled=totals.cancelled,
+            latency_p50_ms=p50,
+            latency_p99_ms=p99,
+        )
+    summary = Summary(
+        requests=aggregator.requests,
+        sent=aggregator.sent,
+        ok=aggregator.ok,
+        error=aggregator.error,
+        dropped=aggregator.dropped,
+        cancelled=aggregator.cancelled,
+        errors_by_kind=dict(aggregator.errors_by_kind.most_common()),
+        target_per_s=target_rate_per_s,
+        achieved_per_s=aggregator.achieved_per_s,
+        ok_per_s=aggregator.ok_per_s,
+        window_s=aggregator.issue_window_s,
+        duration_s=aggregator.duration_s,
+        metrics=metrics,
+        tokens=TokenStats(
+            input=aggregator.input_tokens,
+            output=aggregator.output_tokens,
+            output_per_s=aggregator.output_tokens_per_s,
+            approximate=aggregator.tokens_approx,
+        ),
+        per_action=per_action,
+    )
+    return dataclasses.replace(summary, warnings=validity.check(summary))
+
+
+def summarize(records: Iterable[RequestRecord], *, target_rate_per_s: float | None) -> Summary:
+    """One pass over ``records`` in fixed memory (a generator over a run directory is fine)."""
+    aggregator = RunAggregator()
+    for record in records:
+        aggregator.add(record)
+    return build_summary(aggregator, target_rate_per_s=target_rate_per_s)

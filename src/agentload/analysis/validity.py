@@ -1,0 +1,99 @@
+"""Validity checks: can the run's numbers be trusted as they stand? Each rule yields a warning.
+
+Rules, in the order the warnings appear:
+
+1. ``requests > 0 and ok == 0``: "no request succeeded: ...".
+2. Percentile support, for ``latency_ms`` (ok records) when its count n > 0: percentile p is
+   unreliable when n < 100 / (100 - p), i.e. fewer samples than it takes for one to lie
+   above it: p90 needs 10, p95 20, p99 100, p99.9 1000. One warning names every unreliable
+   one: "latency p99, p99.9 rest on 57 samples (p99 needs 100, p99.9 needs 1000) ...".
+3. Schedule lag: p99 of ``schedule_lag_ms`` > max(10 ms, 5% of p50 ``service_ms``), the
+   latter only when there is a p50 service time: "generator fell behind: p99 schedule lag
+   ...". The absolute floor ignores event-loop jitter; the relative part keeps a 50 ms lag
+   against 5 s answers quiet while 50 ms against 20 ms answers is reported.
+4. ``dropped > 0``: "N requests dropped at the in-flight cap".
+5. ``target_per_s`` given (> 0) and ``achieved_per_s < 0.95 * target_per_s``:
+   "achieved rate X/s is Y% below target Z/s".
+6. ``tokens.approximate``: "token counts approximate: ...".
+7. ``cancelled > 0``: "N requests cancelled in flight when the run stopped".
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+from agentload.units import format_duration_ms, format_rate
+
+if TYPE_CHECKING:
+    from agentload.analysis.summary import Summary
+
+# Percentile label -> samples it needs: 100 / (100 - p).
+PERCENTILE_MIN_SAMPLES: Final = {"p90": 10, "p95": 20, "p99": 100, "p99.9": 1000}
+LAG_FLOOR_MS: Final = 10.0
+LAG_SERVICE_FRACTION: Final = 0.05
+RATE_SHORTFALL_RATIO: Final = 0.95
+
+
+def check(summary: Summary) -> tuple[str, ...]:
+    warnings: list[str] = []
+    if summary.requests > 0 and summary.ok == 0:
+        warnings.append("no request succeeded: latency figures are empty")
+    latency_count = summary.metrics["latency_ms"].count
+    weak = [(p, need) for p, need in PERCENTILE_MIN_SAMPLES.items() if latency_count < need]
+    if latency_count > 0 and weak:
+        names = ", ".join(p for p, _ in weak)
+        needs = ", ".join(f"{p} needs {need}" for p, need in weak)
+        warnings.append(
+            f"latency {names} rest{'s' if len(weak) == 1 else ''} on {latency_count} "
+            f"sample{_s(latency_count)} ({needs}): treat {'it' if len(weak) == 1 else 'them'} "
+            "as rough"
+        )
+    lag_warning = _schedule_lag_warning(summary)
+    if lag_warning:
+        warnings.append(lag_warning)
+    if summary.dropped > 0:
+        warnings.append(
+            f"{summary.dropped} request{_s(summary.dropped)} dropped at the in-flight cap"
+        )
+    target, achieved = summary.target_per_s, summary.achieved_per_s
+    if target and target > 0 and achieved is not None and achieved < RATE_SHORTFALL_RATIO * target:
+        shortfall_pct = (1 - achieved / target) * 100
+        warnings.append(
+            f"achieved rate {format_rate(achieved)} is {shortfall_pct:.1f}% below "
+            f"target {format_rate(target)}"
+        )
+    if summary.tokens.approximate:
+        warnings.append(
+            "token counts approximate: estimated by the client, not reported by the server"
+        )
+    if summary.cancelled > 0:
+        warnings.append(
+            f"{summary.cancelled} request{_s(summary.cancelled)} cancelled in flight "
+            "when the run stopped"
+        )
+    return tuple(warnings)
+
+
+def schedule_lag_threshold_ms(service_p50_ms: float | None) -> float:
+    """The p99 schedule lag above which a run is flagged (rule 3)."""
+    if service_p50_ms is None:
+        return LAG_FLOOR_MS
+    return max(LAG_FLOOR_MS, LAG_SERVICE_FRACTION * service_p50_ms)
+
+
+def _schedule_lag_warning(summary: Summary) -> str | None:
+    lag_p99_ms = summary.metrics["schedule_lag_ms"].p99
+    if lag_p99_ms is None:
+        return None
+    threshold_ms = schedule_lag_threshold_ms(summary.metrics["service_ms"].p50)
+    if lag_p99_ms <= threshold_ms:
+        return None
+    return (
+        f"generator fell behind: p99 schedule lag {format_duration_ms(lag_p99_ms)} "
+        f"> {format_duration_ms(threshold_ms)}; requests went out late (latency from the "
+        "intended start includes the wait)"
+    )
+
+
+def _s(n: int) -> str:
+    return "" if n == 1 else "s"

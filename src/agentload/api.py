@@ -1,0 +1,270 @@
+"""Composition root: scenario → plan → engine → sinks (run directory, aggregates, live view).
+
+``run()`` is the one entry point the CLI and users' own code call. Everything after the run
+reads only the run directory (``summarize_run_dir``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import getpass
+import os
+import platform
+import signal
+import socket
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from agentload import __version__
+from agentload.analysis.summary import Summary, build_summary
+from agentload.clients import client_for
+from agentload.clock import NS_PER_S, MonotonicClock
+from agentload.config.models import ClosedLoad, OpenLoad, Scenario
+from agentload.engine import ClosedPlan, Engine, OpenPlan, RunStatus, on_interrupt
+from agentload.errors import RunDirError
+from agentload.metrics.aggregate import RunAggregator
+from agentload.metrics.window import RollingWindow
+from agentload.records.record import Outcome, RequestRecord
+from agentload.records.rundir import SUMMARY_FILE, RecordReadStats, RunDir, write_json_atomic
+from agentload.sessions import builder_for
+from agentload.traffic import arrival_process, schedule_ns
+
+_TICK_S = 0.25
+
+
+@dataclass(frozen=True)
+class ProgressSnapshot:
+    elapsed_s: float
+    remaining_s: float | None
+    in_flight: int
+    issued: int
+    counts: dict[str, int]
+    window: RollingWindow
+    stopping: bool
+
+
+class Progress(Protocol):
+    def update(self, snapshot: ProgressSnapshot) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_dir: Path
+    status: str  # complete | interrupted
+    summary: Summary
+
+
+class _Counts:
+    """Outcome counts for the live view; the summary recounts from the records."""
+
+    def __init__(self) -> None:
+        self.by_outcome = dict.fromkeys((o.value for o in Outcome), 0)
+
+    def add(self, record: RequestRecord) -> None:
+        self.by_outcome[record.outcome] += 1
+
+
+def default_run_dir(scenario: Scenario, base: Path = Path("runs")) -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    candidate = base / f"{stamp}-{scenario.name}"
+    suffix = 1
+    while candidate.exists():
+        suffix += 1
+        candidate = base / f"{stamp}-{scenario.name}-{suffix}"
+    return candidate
+
+
+def target_rate(scenario: Scenario) -> float | None:
+    return scenario.load.rate if isinstance(scenario.load, OpenLoad) else None
+
+
+def run(
+    scenario: Scenario,
+    *,
+    out_dir: Path | None = None,
+    progress: Progress | None = None,
+    handle_signals: bool = False,
+) -> RunResult:
+    """Run a scenario to the end (or until interrupted) and write its run directory."""
+    run_dir = RunDir.create(out_dir or default_run_dir(scenario))
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+        return runner.run(_run(scenario, run_dir, progress, handle_signals))
+
+
+async def _run(
+    scenario: Scenario, run_dir: RunDir, progress: Progress | None, handle_signals: bool
+) -> RunResult:
+    clock = MonotonicClock()
+    meta = _meta(scenario, clock.wall_start_s)
+    run_dir.write_scenario(scenario.model_dump(mode="json"))
+    run_dir.write_meta(meta)
+    writer = run_dir.record_writer()
+    aggregator = RunAggregator()
+    window = RollingWindow()
+    counts = _Counts()
+    load = scenario.load
+    max_connections = load.max_in_flight if isinstance(load, OpenLoad) else load.users
+    client = client_for(scenario, max_connections=max_connections)
+    engine = Engine(
+        _plan(scenario),
+        builder_for(scenario.request, scenario.seed),
+        client,
+        clock,
+        [writer, aggregator, _WindowSink(window, clock), counts],
+        grace_s=load.grace,
+    )
+    loop = asyncio.get_running_loop()
+    if handle_signals:
+        handler = on_interrupt(engine)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, handler)
+    ticker = asyncio.ensure_future(_tick(engine, clock, writer, window, counts, progress, load))
+    try:
+        status = await engine.run()
+    finally:
+        ticker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await ticker
+        if handle_signals:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+        await client.aclose()
+        writer.close()
+        if progress is not None:
+            progress.close()
+    summary = build_summary(aggregator, target_rate_per_s=target_rate(scenario))
+    write_json_atomic(run_dir.path / SUMMARY_FILE, summary.to_dict())
+    meta.update(
+        status=status.value,
+        ended_at=datetime.fromtimestamp(clock.wall_start_s + clock.now_ns() / NS_PER_S, UTC)
+        .isoformat(),
+        records=writer.count,
+    )
+    run_dir.write_meta(meta)
+    return RunResult(run_dir=run_dir.path, status=status.value, summary=summary)
+
+
+class _WindowSink:
+    def __init__(self, window: RollingWindow, clock: MonotonicClock) -> None:
+        self._window = window
+        self._clock = clock
+
+    def add(self, record: RequestRecord) -> None:
+        self._window.add(record, self._clock.now_ns())
+
+
+async def _tick(
+    engine: Engine,
+    clock: MonotonicClock,
+    writer: Any,
+    window: RollingWindow,
+    counts: _Counts,
+    progress: Progress | None,
+    load: OpenLoad | ClosedLoad,
+) -> None:
+    """Flush records at least once a second and feed the live view."""
+    while True:
+        await asyncio.sleep(_TICK_S)
+        now = clock.now_ns()
+        writer.flush_due(now)
+        if progress is not None:
+            elapsed_s = now / NS_PER_S
+            remaining = None if load.duration is None else max(0.0, load.duration - elapsed_s)
+            progress.update(
+                ProgressSnapshot(
+                    elapsed_s=elapsed_s,
+                    remaining_s=remaining,
+                    in_flight=engine.in_flight,
+                    issued=engine.issued,
+                    counts=dict(counts.by_outcome),
+                    window=window,
+                    stopping=remaining == 0.0,
+                )
+            )
+
+
+def _plan(scenario: Scenario) -> OpenPlan | ClosedPlan:
+    load = scenario.load
+    if isinstance(load, OpenLoad):
+        process = arrival_process(load.arrival, load.rate)
+        rng = np.random.default_rng(scenario.seed)
+        return OpenPlan(
+            schedule_ns=schedule_ns(process, rng, duration_s=load.duration, max_count=load.requests),
+            max_in_flight=load.max_in_flight,
+        )
+    return ClosedPlan(
+        users=load.users,
+        think_min_s=load.think_time.min,
+        think_max_s=load.think_time.max,
+        duration_s=load.duration,
+        max_requests=load.requests,
+        seed=scenario.seed,
+    )
+
+
+def _meta(scenario: Scenario, wall_start_s: float) -> dict[str, Any]:
+    load = scenario.load
+    return {
+        "schema_version": 1,
+        "agentload_version": __version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "host": socket.gethostname(),
+        "user": _user(),
+        "pid": os.getpid(),
+        "name": scenario.name,
+        "seed": scenario.seed,
+        "load_model": load.model,
+        "target_rate_per_s": target_rate(scenario),
+        "target_url": scenario.target.base_url,
+        "protocol": scenario.target.protocol,
+        "started_at": datetime.fromtimestamp(wall_start_s, UTC).isoformat(),
+        "ended_at": None,
+        "status": "running",
+    }
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop where installed (faster timers and sockets), else asyncio's default loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop  # type: ignore[no-any-return]
+
+
+def summarize_run_dir(path: Path) -> tuple[Summary, dict[str, Any], RecordReadStats]:
+    """Recompute the summary from the records alone (what ``agentload report`` shows)."""
+    run_dir = RunDir.open(path)
+    meta = run_dir.read_meta()
+    stats = RecordReadStats()
+    aggregator = RunAggregator()
+    for record in run_dir.iter_records(stats):
+        aggregator.add(record)
+    rate = meta.get("target_rate_per_s")
+    summary = build_summary(
+        aggregator, target_rate_per_s=float(rate) if isinstance(rate, int | float) else None
+    )
+    try:
+        write_json_atomic(run_dir.path / SUMMARY_FILE, summary.to_dict())
+    except OSError as exc:
+        raise RunDirError(f"{run_dir.path}: cannot write {SUMMARY_FILE}: {exc.strerror}") from None
+    return summary, meta, stats
+
+

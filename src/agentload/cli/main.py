@@ -1,0 +1,84 @@
+"""The ``agentload`` command. Each subcommand lives in its own module of this package.
+
+Exit codes (also in ``--help`` and the README):
+  0  the run finished and every threshold passed
+  1  a threshold failed
+  2  usage or configuration error (bad scenario, bad option, unreadable run directory)
+  3  the run was interrupted or aborted, or a runtime error happened
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+
+import typer
+
+from agentload import __version__
+from agentload.cli import agent, demo, report, run, validate
+from agentload.errors import AgentloadError
+
+EXIT_CODES_HELP = (
+    "Exit codes: 0 ok; 1 a threshold failed; 2 usage or configuration error; "
+    "3 run interrupted, aborted or a runtime error."
+)
+
+app = typer.Typer(
+    name="agentload",
+    help=(
+        "Load-test and stress-test AI agents and LLM services, and find their bottlenecks.\n\n"
+        "Start with `agentload demo` (a 30-second test against the bundled reference agent), "
+        "then write a scenario (see examples/) and `agentload run` it.\n\n" + EXIT_CODES_HELP
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.command("run", help=run.HELP, no_args_is_help=True)(run.run_command)
+app.command("validate", help=validate.HELP, no_args_is_help=True)(validate.validate_command)
+app.command("demo", help=demo.HELP)(demo.demo_command)
+app.command("report", help=report.HELP, no_args_is_help=True)(report.report_command)
+app.add_typer(agent.app, name="agent")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"agentload {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    pass
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=True)
+    except AgentloadError as exc:
+        for line in str(exc).splitlines() or [type(exc).__name__]:
+            print(f"error: {line}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        sys.exit(3)
+    except Exception as exc:  # last resort: one line, no traceback unless asked for
+        if os.environ.get("AGENTLOAD_DEBUG"):
+            traceback.print_exc()
+        print(
+            f"error: internal error: {type(exc).__name__}: {exc} "
+            "(set AGENTLOAD_DEBUG=1 for a traceback)",
+            file=sys.stderr,
+        )
+        sys.exit(3)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+"""``agentload run SCENARIO``: run a load test and write its run directory."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from agentload import api
+from agentload.cli.options import (
+    DURATION_OPTION,
+    JSON_OPTION,
+    OUT_OPTION,
+    QUIET_OPTION,
+    SCENARIO_ARG,
+    SEED_OPTION,
+    SET_OPTION,
+)
+from agentload.cli.progress import make_progress
+from agentload.config import Scenario, load_scenario
+from agentload.report.terminal import render_summary
+
+HELP = (
+    "Run the load test a scenario describes, show live progress, print the summary and "
+    "write the run directory (records.jsonl, summary.json, meta.json, scenario.yaml). "
+    "Ctrl-C once stops sending and lets in-flight requests finish (grace period); twice "
+    "cancels them. Exit codes: 0 ok, 1 threshold failed, 2 bad input, 3 interrupted or error."
+)
+
+
+def run_command(
+    scenario: Path = SCENARIO_ARG,
+    set_: list[str] = SET_OPTION,
+    out: Path | None = OUT_OPTION,
+    seed: int | None = SEED_OPTION,
+    duration: str | None = DURATION_OPTION,
+    quiet: bool = QUIET_OPTION,
+    json_: bool = JSON_OPTION,
+) -> None:
+    overrides = list(set_ or ())
+    if seed is not None:
+        overrides.append(f"seed={seed}")
+    if duration is not None:
+        overrides.append(f"load.duration={duration}")
+    loaded = load_scenario(scenario, overrides=overrides)
+    raise typer.Exit(execute(loaded, out=out, quiet=quiet, as_json=json_))
+
+
+def execute(scenario: Scenario, *, out: Path | None, quiet: bool, as_json: bool) -> int:
+    """Run, print, and return the exit code (shared with ``agentload demo``)."""
+    console = Console(highlight=False)
+    progress = make_progress(quiet=quiet or as_json, console=console)
+    if not quiet and not as_json:
+        console.print(f"[bold]agentload[/] {scenario.name} → {scenario.target.base_url}")
+    result = api.run(scenario, out_dir=out, progress=progress, handle_signals=True)
+    if as_json:
+        print(json.dumps(result.summary.to_dict(), indent=2))
+    else:
+        console.print(render_summary(result.summary))
+        console.print(f"run directory: {result.run_dir}")
+        if result.status != "complete":
+            console.print(f"[yellow]run {result.status}[/]")
+    return 0 if result.status == "complete" else 3

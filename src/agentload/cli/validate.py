@@ -1,0 +1,40 @@
+"""``agentload validate SCENARIO``: check a scenario file and print what would run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from agentload.cli.options import SET_OPTION, SCENARIO_ARG
+from agentload.config import load_scenario
+
+HELP = (
+    "Check a scenario file without sending anything. Prints one line per problem "
+    "(file:line, field, what is allowed) and exits 2, or prints a one-line description "
+    "and exits 0."
+)
+
+
+def validate_command(
+    scenario: Path = SCENARIO_ARG,
+    set_: list[str] = SET_OPTION,
+) -> None:
+    loaded = load_scenario(scenario, overrides=set_ or ())
+    load = loaded.load
+    if load.model == "open":
+        shape = f"open {load.arrival} arrivals at {load.rate:g}/s, in-flight cap {load.max_in_flight}"
+    else:
+        shape = f"closed model, {load.users} users"
+    bound = " and ".join(
+        part
+        for part in (
+            f"{load.duration:g}s" if load.duration is not None else "",
+            f"{load.requests} requests" if load.requests is not None else "",
+        )
+        if part
+    )
+    typer.echo(
+        f"{scenario}: ok — {loaded.name}: {loaded.target.protocol} to {loaded.target.base_url}, "
+        f"{shape}, for {bound}"
+    )

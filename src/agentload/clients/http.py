@@ -1,0 +1,32 @@
+"""Plain HTTP client: any method and body; success is a status in ``ok_status``."""
+
+from __future__ import annotations
+
+import aiohttp
+
+from agentload.clients.transport import HttpTransport, error_result, read_capped
+from agentload.clock import Clock
+from agentload.config.models import HttpRequest, Target
+from agentload.records.record import CallResult, Outcome, Timing
+from agentload.sessions.work import Work
+
+
+class HttpClient:
+    def __init__(self, target: Target, request: HttpRequest, *, max_connections: int) -> None:
+        self._transport = HttpTransport(target, max_connections=max_connections)
+        self._ok_status = frozenset(request.ok_status)
+
+    async def call(self, work: Work, timing: Timing, clock: Clock) -> CallResult:
+        return await self._transport.exchange(work, timing, clock, self)
+
+    async def read(
+        self, response: aiohttp.ClientResponse, work: Work, timing: Timing, clock: Clock
+    ) -> CallResult:
+        cap = self._transport.max_response_bytes
+        if response.status not in self._ok_status:
+            return await error_result(response, clock, cap)
+        await read_capped(response, cap)
+        return CallResult(done_at=clock.now_ns(), outcome=Outcome.OK, http_status=response.status)
+
+    async def aclose(self) -> None:
+        await self._transport.aclose()

@@ -1,0 +1,127 @@
+"""OpenAI-compatible chat client: streaming (SSE) and non-streaming.
+
+TTFT is the arrival of the first chunk that carries *content* (a role-only chunk is not a
+token). Every later content chunk adds one inter-token gap. Token counts come from ``usage``
+when the server sends it; otherwise the number of content chunks stands in, flagged approximate.
+"""
+
+from __future__ import annotations
+
+import aiohttp
+
+from agentload.clients.failures import BodyTooLarge
+from agentload.clients.transport import HttpTransport, error_result, read_capped
+from agentload.clock import Clock
+from agentload.config.models import Target
+from agentload.protocol.openai_chat import (
+    ProtocolError,
+    Usage,
+    parse_completion,
+    parse_stream_chunk,
+)
+from agentload.protocol.server_timing import parse_server_timing
+from agentload.protocol.sse import SSEDecoder
+from agentload.records.record import CallResult, Outcome, Timing
+from agentload.sessions.work import Work
+
+
+class OpenAIChatClient:
+    def __init__(self, target: Target, *, max_connections: int) -> None:
+        self._transport = HttpTransport(target, max_connections=max_connections)
+
+    async def call(self, work: Work, timing: Timing, clock: Clock) -> CallResult:
+        return await self._transport.exchange(work, timing, clock, self)
+
+    async def aclose(self) -> None:
+        await self._transport.aclose()
+
+    async def read(
+        self, response: aiohttp.ClientResponse, work: Work, timing: Timing, clock: Clock
+    ) -> CallResult:
+        cap = self._transport.max_response_bytes
+        if response.status != 200:
+            return await error_result(response, clock, cap)
+        phases = _phases(response)
+        if response.content_type == "text/event-stream":
+            return await self._read_stream(response, work, timing, clock, cap, phases)
+        body = await read_capped(response, cap)
+        done_at = clock.now_ns()
+        info = parse_completion(body)
+        if info.content:
+            timing.first_token_at = done_at
+        return _ok(work, done_at, info.usage, chunks=1 if info.content else 0, itl_ms=(),
+                   phases=phases, status=response.status)
+
+    async def _read_stream(
+        self,
+        response: aiohttp.ClientResponse,
+        work: Work,
+        timing: Timing,
+        clock: Clock,
+        cap: int,
+        phases: dict[str, float],
+    ) -> CallResult:
+        decoder = SSEDecoder()
+        size = 0
+        chunks = 0
+        gaps_ms: list[float] = []
+        last_token_at: int | None = None
+        usage: Usage | None = None
+        finished = False
+        saw_done = False
+        async for data in response.content.iter_any():
+            now = clock.now_ns()
+            size += len(data)
+            if size > cap:
+                raise BodyTooLarge(f"response exceeded {cap} bytes")
+            for event in decoder.feed(data):
+                if event.event == "error":
+                    raise ProtocolError(f"error event: {event.data[:200]}")
+                if event.data == "[DONE]":
+                    saw_done = True
+                    continue
+                info = parse_stream_chunk(event.data)
+                if info.usage is not None:
+                    usage = info.usage
+                if info.finish_reason is not None:
+                    finished = True
+                if info.content:
+                    chunks += 1
+                    if last_token_at is None:
+                        timing.first_token_at = now
+                    else:
+                        gaps_ms.append((now - last_token_at) / 1e6)
+                    last_token_at = now
+        done_at = clock.now_ns()
+        if not (saw_done or finished):
+            raise ProtocolError("stream ended before a finish_reason or [DONE]")
+        return _ok(work, done_at, usage, chunks=chunks, itl_ms=tuple(gaps_ms), phases=phases,
+                   status=response.status)
+
+
+def _phases(response: aiohttp.ClientResponse) -> dict[str, float]:
+    header = response.headers.get("Server-Timing")
+    return parse_server_timing(header) if header else {}
+
+
+def _ok(
+    work: Work,
+    done_at: int,
+    usage: Usage | None,
+    *,
+    chunks: int,
+    itl_ms: tuple[float, ...],
+    phases: dict[str, float],
+    status: int,
+) -> CallResult:
+    if usage is not None:
+        return CallResult(
+            done_at=done_at, outcome=Outcome.OK, http_status=status, chunks=chunks,
+            input_tokens=usage.prompt_tokens, output_tokens=usage.completion_tokens,
+            itl_ms=itl_ms, phases_ms=phases,
+        )
+    return CallResult(
+        done_at=done_at, outcome=Outcome.OK, http_status=status, chunks=chunks,
+        input_tokens=work.input_tokens_est, output_tokens=chunks, tokens_approx=True,
+        itl_ms=itl_ms, phases_ms=phases,
+    )

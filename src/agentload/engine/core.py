@@ -1,0 +1,245 @@
+"""The asyncio engine: sends planned work on time, and turns every outcome into a record.
+
+Open model: each request has an intended start from the arrival schedule and is sent then;
+when the in-flight cap is full it is recorded ``dropped`` (with its time), never queued.
+Closed model: N users, each sends, waits for the answer, thinks, and sends again.
+
+Stopping: ``stop()`` ends sending and lets in-flight requests finish within the grace
+period; ``cancel()`` cancels them at once (recorded ``cancelled``). Work still in flight when
+the grace period ends is cancelled too. Nothing is lost: every request that came due is
+exactly one record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+
+from agentload.clients.base import Client
+from agentload.clock import NS_PER_S, Clock
+from agentload.engine.sinks import RecordSink
+from agentload.records.record import (
+    CallResult,
+    ErrorKind,
+    Outcome,
+    RequestRecord,
+    Timing,
+)
+from agentload.sessions.builders import RequestBuilder
+from agentload.sessions.work import Work
+
+
+class RunStatus(StrEnum):
+    COMPLETE = "complete"
+    INTERRUPTED = "interrupted"
+
+
+@dataclass(frozen=True)
+class OpenPlan:
+    schedule_ns: Iterator[int]  # intended starts, non-decreasing
+    max_in_flight: int
+
+
+@dataclass(frozen=True)
+class ClosedPlan:
+    users: int
+    think_min_s: float
+    think_max_s: float
+    duration_s: float | None
+    max_requests: int | None
+    seed: int
+
+
+class Engine:
+    def __init__(
+        self,
+        plan: OpenPlan | ClosedPlan,
+        builder: RequestBuilder,
+        client: Client,
+        clock: Clock,
+        sinks: Sequence[RecordSink],
+        *,
+        grace_s: float,
+        worker: int = 0,
+    ) -> None:
+        self._plan = plan
+        self._builder = builder
+        self._client = client
+        self._clock = clock
+        self._sinks = tuple(sinks)
+        self._grace_ns = int(grace_s * NS_PER_S)
+        self._worker = worker
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._driver: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._cancelled = False
+        self.issued = 0  # requests that came due (sent or dropped)
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._tasks)
+
+    def stop(self) -> None:
+        """Stop sending; in-flight requests may finish within the grace period."""
+        self._stopping = True
+        if self._driver is not None:
+            self._driver.cancel()
+
+    def cancel(self) -> None:
+        """Stop now: in-flight requests are cancelled and recorded as such."""
+        self.stop()
+        self._cancelled = True
+        for task in list(self._tasks):
+            task.cancel()
+
+    async def run(self) -> RunStatus:
+        driver = self._drive_open() if isinstance(self._plan, OpenPlan) else self._drive_closed()
+        self._driver = asyncio.ensure_future(driver)
+        try:
+            await self._driver
+        except asyncio.CancelledError:
+            if not self._stopping:
+                raise
+        await self._drain()
+        return RunStatus.INTERRUPTED if self._stopping else RunStatus.COMPLETE
+
+    async def _drain(self) -> None:
+        if self._tasks and not self._cancelled:
+            _, pending = await asyncio.wait(
+                set(self._tasks), timeout=self._grace_ns / NS_PER_S if self._grace_ns else 0
+            )
+            for task in pending:
+                task.cancel()
+        if self._tasks:
+            await asyncio.wait(set(self._tasks))
+
+    # --- open model ---------------------------------------------------------------------
+
+    async def _drive_open(self) -> None:
+        assert isinstance(self._plan, OpenPlan)
+        cap = self._plan.max_in_flight
+        clock = self._clock
+        for intended_at in self._plan.schedule_ns:
+            await clock.sleep_until(intended_at)
+            seq = self.issued
+            self.issued += 1
+            if len(self._tasks) >= cap:
+                self._emit_dropped(seq, intended_at)
+                continue
+            self._spawn(self._builder.build(seq, intended_at))
+
+    def _spawn(self, work: Work) -> None:
+        task = asyncio.ensure_future(self._execute(work))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # --- closed model -------------------------------------------------------------------
+
+    async def _drive_closed(self) -> None:
+        assert isinstance(self._plan, ClosedPlan)
+        plan = self._plan
+        end_ns = None if plan.duration_s is None else int(plan.duration_s * NS_PER_S)
+        users = [
+            asyncio.ensure_future(self._user_loop(user, plan, end_ns)) for user in range(plan.users)
+        ]
+        try:
+            await asyncio.gather(*users)
+        finally:
+            for user in users:
+                user.cancel()
+
+    async def _user_loop(self, user: int, plan: ClosedPlan, end_ns: int | None) -> None:
+        rng = np.random.default_rng([plan.seed, user])
+        clock = self._clock
+        while not self._stopping:
+            now = clock.now_ns()
+            if end_ns is not None and now >= end_ns:
+                return
+            if plan.max_requests is not None and self.issued >= plan.max_requests:
+                return
+            seq = self.issued
+            self.issued += 1
+            # The request runs in its own task so that stop() can leave it to finish.
+            task = asyncio.ensure_future(self._execute(self._builder.build(seq, now, user)))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            await asyncio.shield(task)
+            think_s = plan.think_min_s
+            if plan.think_max_s > plan.think_min_s:
+                think_s = float(rng.uniform(plan.think_min_s, plan.think_max_s))
+            if think_s > 0:
+                await clock.sleep_until(clock.now_ns() + int(think_s * NS_PER_S))
+
+    # --- one request --------------------------------------------------------------------
+
+    async def _execute(self, work: Work) -> None:
+        timing = Timing()
+        try:
+            result = await self._client.call(work, timing, self._clock)
+        except asyncio.CancelledError:
+            reason = "cancelled by a second interrupt" if self._cancelled else (
+                "still in flight when the grace period ended"
+            )
+            result = CallResult(
+                done_at=self._clock.now_ns(), outcome=Outcome.CANCELLED,
+                error_kind=ErrorKind.CANCELLED, error_message=reason,
+            )
+        except Exception as exc:  # a client bug must not lose the record or the run
+            result = CallResult(
+                done_at=self._clock.now_ns(), outcome=Outcome.ERROR,
+                error_kind=ErrorKind.CLIENT_ERROR, error_message=f"{type(exc).__name__}: {exc}",
+            )
+        self._emit(work, timing, result)
+
+    def _emit(self, work: Work, timing: Timing, result: CallResult) -> None:
+        record = RequestRecord(
+            seq=work.seq,
+            worker=self._worker,
+            action=work.action,
+            user=work.user,
+            intended_at=work.intended_at,
+            sent_at=timing.sent_at,
+            first_byte_at=timing.first_byte_at,
+            first_token_at=timing.first_token_at,
+            done_at=result.done_at,
+            outcome=result.outcome,
+            error_kind=result.error_kind,
+            error_message=result.error_message,
+            http_status=result.http_status,
+            input_tokens=result.input_tokens,
+            output_tokens=result.output_tokens,
+            tokens_approx=result.tokens_approx,
+            chunks=result.chunks,
+            itl_ms=result.itl_ms,
+            phases_ms=result.phases_ms,
+        )
+        for sink in self._sinks:
+            sink.add(record)
+
+    def _emit_dropped(self, seq: int, intended_at: int) -> None:
+        record = RequestRecord(
+            seq=seq, worker=self._worker, action=self._builder.action, intended_at=intended_at,
+            done_at=self._clock.now_ns(), outcome=Outcome.DROPPED,
+            error_message="in-flight cap reached",
+        )
+        for sink in self._sinks:
+            sink.add(record)
+
+
+def on_interrupt(engine: Engine) -> Callable[[], None]:
+    """A signal handler: the first interrupt stops sending, the second cancels in-flight work."""
+    count = 0
+
+    def handle() -> None:
+        nonlocal count
+        count += 1
+        if count == 1:
+            engine.stop()
+        else:
+            engine.cancel()
+
+    return handle

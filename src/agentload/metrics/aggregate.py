@@ -1,0 +1,222 @@
+"""Fold a stream of RequestRecords into run totals in fixed memory (histograms and counters).
+
+Which records feed which figure (a deliberate choice; the summary documents it too):
+
+- ``latency_ms``, ``service_ms``, ``ttft_ms``, ``ttfb_ms``, ``itl_ms``, ``tpot_ms`` and
+  ``output_tokens_per_s_per_request``: outcome ``ok`` only. A failure's latency says how fast
+  the target failed; mixed into the success distribution it would make a failing target look
+  fast. Sent errors go to their own ``error_latency`` histogram instead.
+- ``schedule_lag_ms``: every request that was sent (ok, error, cancelled): lag measures the
+  generator, not the answer.
+- token totals and ``tokens_approx``: ok records only (goodput).
+
+Counts: every record is one request that came due, and
+``requests == ok + error + dropped + cancelled`` holds exactly; ``sent = requests - dropped``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from typing import Final
+
+from agentload.metrics.histogram import LatencyHistogram
+from agentload.records.record import Outcome, RequestRecord
+
+METRIC_NAMES: Final = (
+    "latency_ms",
+    "service_ms",
+    "schedule_lag_ms",
+    "ttft_ms",
+    "ttfb_ms",
+    "itl_ms",
+    "tpot_ms",
+    "output_tokens_per_s_per_request",
+)
+UNKNOWN_ERROR_KIND: Final = "unknown"  # an error record that carries no error_kind
+
+
+def output_tokens_per_s(record: RequestRecord) -> float | None:
+    """Decode speed one user saw: ``output_tokens / ((done_at - first_token_at) / 1e9)``.
+
+    The time runs from the first content token to the end of the response, so it excludes
+    queueing and prefill (see TTFT). None when there is no first token, no output token count,
+    or the response ended in the same nanosecond as its first token (a single-chunk answer).
+    """
+    if record.first_token_at is None or not record.output_tokens:
+        return None
+    decode_ns = record.done_at - record.first_token_at
+    if decode_ns <= 0:
+        return None
+    return record.output_tokens / (decode_ns / 1e9)
+
+
+class ActionTotals:
+    """Counts and latency of one action (a request kind from the scenario's action mix)."""
+
+    __slots__ = ("cancelled", "count", "dropped", "error", "latency", "ok")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.ok = 0
+        self.error = 0
+        self.dropped = 0
+        self.cancelled = 0
+        self.latency = LatencyHistogram()  # ok records, from the intended start
+
+    def merge(self, other: ActionTotals) -> None:
+        self.count += other.count
+        self.ok += other.ok
+        self.error += other.error
+        self.dropped += other.dropped
+        self.cancelled += other.cancelled
+        self.latency.merge(other.latency)
+
+
+class RunAggregator:
+    """Consumes records one at a time (``add``); memory does not grow with the run's length."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.ok = 0
+        self.error = 0
+        self.dropped = 0
+        self.cancelled = 0
+        self.errors_by_kind: Counter[str] = Counter()
+        self.histograms: dict[str, LatencyHistogram] = {n: LatencyHistogram() for n in METRIC_NAMES}
+        self.error_latency = LatencyHistogram()
+        self.input_tokens = 0
+        self.output_tokens = 0
+        self.tokens_approx = False
+        self.first_intended_at: int | None = None
+        self.last_intended_at: int | None = None
+        self.last_done_at: int | None = None
+        self.per_action: dict[str, ActionTotals] = {}
+
+    @property
+    def sent(self) -> int:
+        return self.requests - self.dropped
+
+    def add(self, record: RequestRecord) -> None:
+        self.requests += 1
+        if self.first_intended_at is None or record.intended_at < self.first_intended_at:
+            self.first_intended_at = record.intended_at
+        if self.last_intended_at is None or record.intended_at > self.last_intended_at:
+            self.last_intended_at = record.intended_at
+        if self.last_done_at is None or record.done_at > self.last_done_at:
+            self.last_done_at = record.done_at
+        action = self.per_action.get(record.action)
+        if action is None:
+            action = self.per_action[record.action] = ActionTotals()
+        action.count += 1
+        lag_ms = record.schedule_lag_ms
+        if lag_ms is not None:
+            self.histograms["schedule_lag_ms"].record_ms(lag_ms)
+        outcome = record.outcome
+        if outcome == Outcome.OK:
+            self.ok += 1
+            action.ok += 1
+            self._add_ok(record, action)
+        elif outcome == Outcome.ERROR:
+            self.error += 1
+            action.error += 1
+            kind = str(record.error_kind) if record.error_kind else UNKNOWN_ERROR_KIND
+            self.errors_by_kind[kind] += 1
+            if (latency_ms := record.latency_ms) is not None:
+                self.error_latency.record_ms(latency_ms)
+        elif outcome == Outcome.DROPPED:
+            self.dropped += 1
+            action.dropped += 1
+        else:  # Outcome.CANCELLED
+            self.cancelled += 1
+            action.cancelled += 1
+
+    def _add_ok(self, record: RequestRecord, action: ActionTotals) -> None:
+        hists = self.histograms
+        values = (
+            ("latency_ms", record.latency_ms),
+            ("service_ms", record.service_ms),
+            ("ttft_ms", record.ttft_ms),
+            ("ttfb_ms", record.ttfb_ms),
+            ("tpot_ms", record.tpot_ms),
+            ("output_tokens_per_s_per_request", output_tokens_per_s(record)),
+        )
+        for name, value in values:
+            if value is not None:
+                hists[name].record_ms(value)  # tokens/s rides the ms scale: 0.001 resolution
+        if record.latency_ms is not None:
+            action.latency.record_ms(record.latency_ms)
+        if record.itl_ms:
+            hists["itl_ms"].record_many_ms(record.itl_ms)
+        if record.input_tokens is not None:
+            self.input_tokens += record.input_tokens
+        if record.output_tokens is not None:
+            self.output_tokens += record.output_tokens
+        if record.tokens_approx and (record.input_tokens or record.output_tokens):
+            self.tokens_approx = True
+
+    def merge(self, other: RunAggregator) -> None:
+        """Fold another aggregator in (shards of one run, e.g. one per worker)."""
+        self.requests += other.requests
+        self.ok += other.ok
+        self.error += other.error
+        self.dropped += other.dropped
+        self.cancelled += other.cancelled
+        self.errors_by_kind.update(other.errors_by_kind)
+        for name, histogram in other.histograms.items():
+            self.histograms[name].merge(histogram)
+        self.error_latency.merge(other.error_latency)
+        self.input_tokens += other.input_tokens
+        self.output_tokens += other.output_tokens
+        self.tokens_approx = self.tokens_approx or other.tokens_approx
+        self.first_intended_at = _pick(min, self.first_intended_at, other.first_intended_at)
+        self.last_intended_at = _pick(max, self.last_intended_at, other.last_intended_at)
+        self.last_done_at = _pick(max, self.last_done_at, other.last_done_at)
+        for name, totals in other.per_action.items():
+            self.per_action.setdefault(name, ActionTotals()).merge(totals)
+
+    @property
+    def duration_s(self) -> float | None:
+        """First intended start to last completion: the span the run's work occupied."""
+        if self.first_intended_at is None or self.last_done_at is None:
+            return None
+        return (self.last_done_at - self.first_intended_at) / 1e9
+
+    @property
+    def issue_window_s(self) -> float | None:
+        """Time over which requests came due: the span of intended starts times n/(n-1).
+
+        Each of n arrivals owns one inter-arrival gap, so n requests at a constant r/s give
+        exactly n/r seconds. None with fewer than two requests or a zero span.
+        """
+        if self.first_intended_at is None or self.last_intended_at is None or self.requests < 2:
+            return None
+        span_s = (self.last_intended_at - self.first_intended_at) / 1e9
+        return span_s * self.requests / (self.requests - 1) if span_s > 0 else None
+
+    @property
+    def achieved_per_s(self) -> float | None:
+        """Requests sent per second of the issue window: comparable with the target rate
+        (the completion tail is excluded, so a short run is not read as falling short)."""
+        window_s = self.issue_window_s
+        return self.sent / window_s if window_s else None
+
+    @property
+    def ok_per_s(self) -> float | None:
+        """Successful requests per second of ``duration_s`` (throughput, as vLLM bench)."""
+        duration_s = self.duration_s
+        return self.ok / duration_s if duration_s else None
+
+    @property
+    def output_tokens_per_s(self) -> float | None:
+        """Output tokens of ok requests per second of ``duration_s``."""
+        duration_s = self.duration_s
+        return self.output_tokens / duration_s if duration_s else None
+
+
+def _pick(choose: Callable[[int, int], int], a: int | None, b: int | None) -> int | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return choose(a, b)

@@ -1,0 +1,218 @@
+"""Latency histogram: HDR buckets for percentiles, exact running statistics for the rest.
+
+Values are recorded as integer microseconds (1 µs .. 1 h, 3 significant digits, so a bucket
+is at most ~0.1% wide) and read back in milliseconds. Bucket edges alone are how other tools
+end up reporting p99 > max; here count, min, max, mean and standard deviation are tracked
+exactly, and every percentile is clamped into [min, max], so ``min <= p <= max`` always holds.
+
+Percentile definition (nearest rank, numpy's ``method="inverted_cdf"``): the value of the
+``ceil(p/100 * n)``-th smallest sample (at least rank 1), reported as the upper edge of its
+HDR bucket, then clamped into [min, max]; p0 is min and p100 is max exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+
+import msgspec
+import numpy as np
+import numpy.typing as npt
+from hdrh.histogram import HdrHistogram
+
+LOWEST_US = 1
+HIGHEST_US = 3_600_000_000  # one hour
+SIGNIFICANT_DIGITS = 3
+_VECTOR_MIN = 16  # below this many values a Python loop beats numpy's call overhead
+
+
+class ExactStats(msgspec.Struct, frozen=True, kw_only=True):
+    """The exactly tracked part of a histogram; travels beside the HDR blob in encode/decode."""
+
+    count: int
+    min_ms: float
+    max_ms: float
+    mean_ms: float
+    m2_ms2: float  # sum of squared deviations from the mean (Welford), for a mergeable std
+    overflow: int
+
+
+class LatencyHistogram:
+    """Fixed-memory (~190 KB) millisecond histogram; values outside 1 µs .. 1 h are clamped.
+
+    A value below 1 µs (including a negative one) is bucketed as 1 µs; one above an hour is
+    bucketed as an hour and counted in ``overflow``. The exact statistics keep the true value.
+    """
+
+    __slots__ = ("_counts", "_hdr", "_m2", "_max", "_mean", "_min", "count", "overflow")
+
+    def __init__(self) -> None:
+        self._hdr = HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
+        self._counts = np.ctypeslib.as_array(self._hdr.counts)  # a view, not a copy
+        self.count = 0
+        self.overflow = 0
+        self._min = math.inf
+        self._max = -math.inf
+        self._mean = 0.0
+        self._m2 = 0.0
+
+    def record_ms(self, value_ms: float) -> None:
+        if not math.isfinite(value_ms):
+            raise ValueError(f"cannot record a non-finite value: {value_ms!r}")
+        value_us = round(value_ms * 1000)
+        if value_us < LOWEST_US:
+            value_us = LOWEST_US
+        elif value_us > HIGHEST_US:
+            value_us = HIGHEST_US
+            self.overflow += 1
+        self._hdr.record_value(value_us)
+        self.count += 1
+        self._min = min(self._min, value_ms)
+        self._max = max(self._max, value_ms)
+        delta = value_ms - self._mean
+        self._mean += delta / self.count
+        self._m2 += delta * (value_ms - self._mean)
+
+    def record_many_ms(self, values_ms: Sequence[float]) -> None:
+        """Record a batch (such as one request's inter-token gaps) in one vectorised step."""
+        if len(values_ms) < _VECTOR_MIN:
+            for value in values_ms:
+                self.record_ms(value)
+            return
+        values = np.asarray(values_ms, dtype=np.float64)
+        if not np.all(np.isfinite(values)):
+            raise ValueError("cannot record non-finite values")
+        values_us = np.rint(values * 1000).astype(np.int64)
+        self.overflow += int(np.count_nonzero(values_us > HIGHEST_US))
+        values_us = np.clip(values_us, LOWEST_US, HIGHEST_US)
+        np.add.at(self._counts, self._indices(values_us), 1)
+        hdr = self._hdr
+        hdr.total_count += len(values_us)
+        hdr.min_value = min(hdr.min_value, int(values_us.min()))
+        hdr.max_value = max(hdr.max_value, int(values_us.max()))
+        batch_mean = float(values.mean())
+        batch_m2 = float(np.sum((values - batch_mean) ** 2))
+        self._combine(len(values), float(values.min()), float(values.max()), batch_mean, batch_m2)
+
+    def _indices(self, values_us: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        # HdrHistogram's counts index, vectorised; frexp's exponent is the bit length (exact
+        # for integers below 2**53, far above HIGHEST_US).
+        hdr = self._hdr
+        bit_length = np.frexp((values_us | hdr.sub_bucket_mask).astype(np.float64))[1]
+        bucket = bit_length.astype(np.int64) - hdr.unit_magnitude
+        bucket -= hdr.sub_bucket_half_count_magnitude + 1
+        sub_bucket = values_us >> (bucket + hdr.unit_magnitude)
+        base = (bucket + 1) << hdr.sub_bucket_half_count_magnitude
+        indices: npt.NDArray[np.int64] = base + sub_bucket - hdr.sub_bucket_half_count
+        return indices
+
+    def _combine(self, count: int, min_ms: float, max_ms: float, mean: float, m2: float) -> None:
+        # Chan et al.'s parallel update: merging means and M2 without the samples.
+        if count == 0:
+            return
+        total = self.count + count
+        delta = mean - self._mean
+        self._mean += delta * count / total
+        self._m2 += m2 + delta * delta * self.count * count / total
+        self.count = total
+        self._min = min(self._min, min_ms)
+        self._max = max(self._max, max_ms)
+
+    @property
+    def min_ms(self) -> float | None:
+        return self._min if self.count else None
+
+    @property
+    def max_ms(self) -> float | None:
+        return self._max if self.count else None
+
+    @property
+    def mean_ms(self) -> float | None:
+        return self._mean if self.count else None
+
+    @property
+    def stdev_ms(self) -> float | None:
+        """Population standard deviation (ddof=0, as numpy.std)."""
+        return math.sqrt(max(self._m2, 0.0) / self.count) if self.count else None
+
+    def percentile_ms(self, p: float) -> float | None:
+        """The p-th percentile (0..100) as defined in the module docstring; None when empty."""
+        return self.percentiles_ms((p,))[0]
+
+    def percentiles_ms(self, ps: Iterable[float]) -> list[float | None]:
+        """Several percentiles from one pass over the buckets."""
+        wanted = list(ps)
+        for p in wanted:
+            if not 0 <= p <= 100:
+                raise ValueError(f"a percentile must be within 0..100, got {p}")
+        if self.count == 0:
+            return [None] * len(wanted)
+        cumulative = np.cumsum(self._counts)
+        total = int(cumulative[-1])
+        out: list[float | None] = []
+        for p in wanted:
+            if p == 0:
+                out.append(self._min)
+            elif p == 100:
+                out.append(self._max)
+            else:
+                index = int(np.searchsorted(cumulative, _rank(p, total), side="left"))
+                upper_us = self._hdr.get_highest_equivalent_value(
+                    self._hdr.get_value_from_index(index)
+                )
+                out.append(min(max(upper_us / 1000, self._min), self._max))
+        return out
+
+    def merge(self, other: LatencyHistogram) -> None:
+        """Add other's samples into this histogram (exact: same buckets, Chan-merged stats)."""
+        self._hdr.add(other._hdr)
+        self.overflow += other.overflow
+        self._combine(other.count, other._min, other._max, other._mean, other._m2)
+
+    @property
+    def stats(self) -> ExactStats:
+        return ExactStats(
+            count=self.count,
+            min_ms=self._min if self.count else 0.0,
+            max_ms=self._max if self.count else 0.0,
+            mean_ms=self._mean,
+            m2_ms2=self._m2,
+            overflow=self.overflow,
+        )
+
+    def encode(self) -> str:
+        """HdrHistogram's compressed base64 histoblob (V2), readable by any HDR implementation.
+
+        The blob carries only the buckets; send ``stats`` beside it to keep min/max/mean exact.
+        """
+        blob = self._hdr.encode()
+        return blob.decode("ascii") if isinstance(blob, bytes) else str(blob)
+
+    @classmethod
+    def decode(cls, blob: str | bytes, stats: ExactStats | None = None) -> LatencyHistogram:
+        """Rebuild from ``encode()``'s blob; without ``stats``, min/max/mean/std come from the
+        buckets (accurate to ~0.1%) and ``overflow`` is unknown, so 0."""
+        decoded = HdrHistogram.decode(blob)
+        histogram = cls()
+        histogram._hdr.add(decoded)  # also converts a blob recorded with other settings
+        total = int(histogram._counts.sum())
+        if stats is not None:
+            if stats.count != total:
+                raise ValueError(f"stats count {stats.count} != histogram count {total}")
+            histogram._combine(stats.count, stats.min_ms, stats.max_ms, stats.mean_ms, stats.m2_ms2)
+            histogram.overflow = stats.overflow
+        elif total:
+            nonzero = np.flatnonzero(histogram._counts)
+            hdr = histogram._hdr
+            low_us = hdr.get_lowest_equivalent_value(hdr.get_value_from_index(int(nonzero[0])))
+            high_us = hdr.get_highest_equivalent_value(hdr.get_value_from_index(int(nonzero[-1])))
+            std_ms = hdr.get_stddev() / 1000
+            mean_ms = hdr.get_mean_value() / 1000
+            histogram._combine(total, low_us / 1000, high_us / 1000, mean_ms, std_ms**2 * total)
+        return histogram
+
+
+def _rank(p: float, n: int) -> int:
+    """ceil(p/100 * n) in integer arithmetic, so that 99.9% of 1000 is 999, not 1000."""
+    scaled = round(p * 10_000)  # resolution 0.0001 percentile points
+    return max(1, -(-scaled * n // 1_000_000))

@@ -1,0 +1,16 @@
+"""One unit of planned work: what to send, and when it was meant to go."""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class Work(msgspec.Struct, frozen=True, kw_only=True):
+    seq: int
+    intended_at: int  # ns on the run clock
+    action: str
+    method: str
+    path: str
+    body: bytes | None
+    user: int | None = None
+    input_tokens_est: int | None = None  # the builder's estimate, used when usage is absent

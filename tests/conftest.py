@@ -1,0 +1,75 @@
+"""Shared fixtures: a loopback HTTP server running in its own thread and event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import pytest
+from aiohttp import web
+
+
+@contextmanager
+def serve_app(app: web.Application) -> Iterator[str]:
+    """Run ``app`` on 127.0.0.1 in a background thread; yields its base URL."""
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+    holder: dict[str, object] = {}
+
+    async def start() -> None:
+        runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.5)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        holder["runner"] = runner
+        server = site._server
+        assert server is not None
+        holder["port"] = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        started.set()
+
+    def main() -> None:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(start())
+        loop.run_forever()
+
+    thread = threading.Thread(target=main, daemon=True)
+    thread.start()
+    assert started.wait(10), "test server did not start"
+    try:
+        yield f"http://127.0.0.1:{holder['port']}"
+    finally:
+        runner = holder["runner"]
+        assert isinstance(runner, web.AppRunner)
+        fut = asyncio.run_coroutine_threadsafe(runner.cleanup(), loop)
+        try:
+            fut.result(timeout=5)
+        except Exception:
+            pass
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=5)
+
+
+def free_port() -> int:
+    """A port nothing listens on (bound then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+@pytest.fixture
+def app_server() -> Iterator[Callable[[web.Application], str]]:
+    stack: list[object] = []
+
+    def start(app: web.Application) -> str:
+        cm = serve_app(app)
+        url = cm.__enter__()
+        stack.append(cm)
+        return url
+
+    yield start
+    for cm in reversed(stack):
+        cm.__exit__(None, None, None)  # type: ignore[attr-defined]
