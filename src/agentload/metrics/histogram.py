@@ -110,6 +110,9 @@ class LatencyHistogram:
         # Chan et al.'s parallel update: merging means and M2 without the samples.
         if count == 0:
             return
+        if self.count == 0:  # plain copy: keeps a decoded or merged-into-empty mean bit-exact
+            self.count, self._min, self._max, self._mean, self._m2 = count, min_ms, max_ms, mean, m2
+            return
         total = self.count + count
         delta = mean - self._mean
         self._mean += delta * count / total

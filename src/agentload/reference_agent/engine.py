@@ -41,7 +41,9 @@ class EngineConfig:
 
     def __post_init__(self) -> None:
         if self.model not in MODEL_FILES:
-            raise ValueError(f"unknown model {self.model!r}; choose one of {', '.join(MODEL_FILES)}")
+            raise ValueError(
+                f"unknown model {self.model!r}; choose one of {', '.join(MODEL_FILES)}"
+            )
         if self.max_batch < 1:
             raise ValueError(f"max_batch must be at least 1, got {self.max_batch}")
         if not self.speed > 0:

@@ -1,0 +1,104 @@
+"""A trivial HTTP/1.1 keep-alive server for benchmarking HTTP *clients*.
+
+It must never be the bottleneck, so it does almost nothing per request: an asyncio
+``Protocol`` on uvloop that counts request heads by finding ``b"\\r\\n\\r\\n"`` in the byte
+stream (clients send ``GET`` without a body) and answers each with the same fixed 200
+response and a 2-byte body. No parsing, no routing, no allocation beyond the write.
+
+Usage (the benchmark starts it as a subprocess)::
+
+    python bench/trivial_server.py [--port 0] [--cpu N] [--max-seconds S]
+
+It binds 127.0.0.1 only, prints ``PORT <n>`` on stdout once listening, and exits on
+SIGTERM/SIGINT, when stdin is closed (its parent died), or after ``--max-seconds``
+(default 3600) so it can never outlive a forgotten benchmark for long.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+
+# One fixed response: keep-alive is the HTTP/1.1 default, Content-Length frames the body.
+RESPONSE = (
+    b"HTTP/1.1 200 OK\r\n"
+    b"Content-Type: text/plain\r\n"
+    b"Content-Length: 2\r\n"
+    b"\r\n"
+    b"ok"
+)
+HEAD_END = b"\r\n\r\n"
+# A client that sends more than this without finishing a request head is dropped.
+MAX_PENDING = 64 * 1024
+
+
+class TrivialHTTP(asyncio.Protocol):
+    """Answers every request head on the connection with ``RESPONSE`` (pipelining works)."""
+
+    def __init__(self) -> None:
+        self._transport: asyncio.Transport | None = None
+        self._pending = b""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        buf = self._pending + data if self._pending else data
+        count = buf.count(HEAD_END)
+        if count:
+            # Keep only what follows the last complete head (a partial next request).
+            self._pending = buf[buf.rfind(HEAD_END) + len(HEAD_END) :]
+            assert self._transport is not None
+            self._transport.write(RESPONSE * count)
+        else:
+            self._pending = buf
+        if len(self._pending) > MAX_PENDING and self._transport is not None:
+            self._transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._transport = None
+
+
+async def serve(port: int, max_seconds: float) -> None:
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(TrivialHTTP, "127.0.0.1", port, backlog=1024)
+    bound = server.sockets[0].getsockname()[1]
+    print(f"PORT {bound}", flush=True)
+
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    # Stop when the parent closes our stdin (it exited or crashed).
+    if not sys.stdin.closed and not sys.stdin.isatty():
+        loop.add_reader(sys.stdin.fileno(), lambda: stop.set() if not os.read(0, 4096) else None)
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=max_seconds)
+    except TimeoutError:
+        pass
+    server.close()
+    await server.wait_closed()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port (default)")
+    parser.add_argument("--cpu", type=int, default=None, help="pin this process to one core")
+    parser.add_argument("--max-seconds", type=float, default=3600.0, help="hard lifetime cap")
+    args = parser.parse_args(argv)
+    if args.cpu is not None and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {args.cpu})
+    try:
+        import uvloop
+    except ImportError:  # still works, just slower; the benchmark reports the loop in use
+        asyncio.run(serve(args.port, args.max_seconds))
+    else:
+        uvloop.run(serve(args.port, args.max_seconds))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
