@@ -21,15 +21,10 @@ import asyncio
 import os
 import signal
 import sys
+from typing import cast
 
 # One fixed response: keep-alive is the HTTP/1.1 default, Content-Length frames the body.
-RESPONSE = (
-    b"HTTP/1.1 200 OK\r\n"
-    b"Content-Type: text/plain\r\n"
-    b"Content-Length: 2\r\n"
-    b"\r\n"
-    b"ok"
-)
+RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
 HEAD_END = b"\r\n\r\n"
 # A client that sends more than this without finishing a request head is dropped.
 MAX_PENDING = 64 * 1024
@@ -43,8 +38,8 @@ class TrivialHTTP(asyncio.Protocol):
         self._pending = b""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # uvloop's transports are not subclasses of asyncio.Transport, hence the cast.
+        self._transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         buf = self._pending + data if self._pending else data

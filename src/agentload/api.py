@@ -7,7 +7,6 @@ reads only the run directory (``summarize_run_dir``).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import getpass
 import os
 import platform
@@ -31,7 +30,7 @@ from agentload.engine import ClosedPlan, Engine, OpenPlan, RunStatus, on_interru
 from agentload.errors import RunDirError
 from agentload.metrics.aggregate import RunAggregator
 from agentload.metrics.window import RollingWindow
-from agentload.records.record import Outcome, RequestRecord
+from agentload.records.record import RequestRecord
 from agentload.records.rundir import SUMMARY_FILE, RecordReadStats, RunDir, write_json_atomic
 from agentload.sessions import builder_for
 from agentload.traffic import arrival_process, schedule_ns
@@ -45,7 +44,7 @@ class ProgressSnapshot:
     remaining_s: float | None
     in_flight: int
     issued: int
-    counts: dict[str, int]
+    totals: RunAggregator
     window: RollingWindow
     stopping: bool
 
@@ -61,16 +60,6 @@ class RunResult:
     run_dir: Path
     status: str  # complete | interrupted
     summary: Summary
-
-
-class _Counts:
-    """Outcome counts for the live view; the summary recounts from the records."""
-
-    def __init__(self) -> None:
-        self.by_outcome = dict.fromkeys((o.value for o in Outcome), 0)
-
-    def add(self, record: RequestRecord) -> None:
-        self.by_outcome[record.outcome] += 1
 
 
 def default_run_dir(scenario: Scenario, base: Path = Path("runs")) -> Path:
@@ -110,7 +99,6 @@ async def _run(
     writer = run_dir.record_writer()
     aggregator = RunAggregator()
     window = RollingWindow()
-    counts = _Counts()
     load = scenario.load
     max_connections = load.max_in_flight if isinstance(load, OpenLoad) else load.users
     client = client_for(scenario, max_connections=max_connections)
@@ -119,7 +107,7 @@ async def _run(
         builder_for(scenario.request, scenario.seed),
         client,
         clock,
-        [writer, aggregator, _WindowSink(window, clock), counts],
+        [writer, aggregator, _WindowSink(window, clock)],
         grace_s=load.grace,
     )
     loop = asyncio.get_running_loop()
@@ -127,13 +115,12 @@ async def _run(
         handler = on_interrupt(engine)
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, handler)
-    ticker = asyncio.ensure_future(_tick(engine, clock, writer, window, counts, progress, load))
+    ticker = asyncio.ensure_future(_tick(engine, clock, writer, window, aggregator, progress, load))
     try:
         status = await engine.run()
     finally:
         ticker.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await ticker
+        await asyncio.gather(ticker, return_exceptions=True)
         if handle_signals:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
@@ -167,7 +154,7 @@ async def _tick(
     clock: MonotonicClock,
     writer: Any,
     window: RollingWindow,
-    counts: _Counts,
+    totals: RunAggregator,
     progress: Progress | None,
     load: OpenLoad | ClosedLoad,
 ) -> None:
@@ -179,17 +166,20 @@ async def _tick(
         if progress is not None:
             elapsed_s = now / NS_PER_S
             remaining = None if load.duration is None else max(0.0, load.duration - elapsed_s)
-            progress.update(
-                ProgressSnapshot(
-                    elapsed_s=elapsed_s,
-                    remaining_s=remaining,
-                    in_flight=engine.in_flight,
-                    issued=engine.issued,
-                    counts=dict(counts.by_outcome),
-                    window=window,
-                    stopping=remaining == 0.0,
-                )
+            snapshot = ProgressSnapshot(
+                elapsed_s=elapsed_s,
+                remaining_s=remaining,
+                in_flight=engine.in_flight,
+                issued=engine.issued,
+                totals=totals,
+                window=window,
+                stopping=remaining == 0.0,
             )
+            try:
+                progress.update(snapshot)
+            except Exception as exc:  # a broken display must not stop the flushing of records
+                print(f"warning: live display disabled: {exc}", file=sys.stderr)
+                progress = None
 
 
 def _plan(scenario: Scenario) -> OpenPlan | ClosedPlan:

@@ -9,7 +9,7 @@ import time
 from importlib import resources
 from pathlib import Path
 
-from agentload.cli.options import JSON_OPTION, OUT_OPTION, QUIET_OPTION
+from agentload.cli.options import DURATION_OPTION, JSON_OPTION, OUT_OPTION, QUIET_OPTION
 from agentload.cli.run import execute
 from agentload.config import parse_scenario
 from agentload.errors import RunError
@@ -27,6 +27,7 @@ def demo_command(
     out: Path | None = OUT_OPTION,
     quiet: bool = QUIET_OPTION,
     json_: bool = JSON_OPTION,
+    duration: str | None = DURATION_OPTION,
 ) -> int:
     text = resources.files("agentload.scenarios").joinpath("demo.yaml").read_text()
     with tempfile.TemporaryDirectory(prefix="agentload-demo-") as tmp:
@@ -41,9 +42,10 @@ def demo_command(
         )
         try:
             url = _wait_ready(agent, ready, log_path)
-            scenario = parse_scenario(
-                text, source="demo.yaml", overrides=[f"target.base_url={url}"]
-            )
+            overrides = [f"target.base_url={url}"]
+            if duration is not None:
+                overrides.append(f"load.duration={duration}")
+            scenario = parse_scenario(text, source="demo.yaml", overrides=overrides)
             code = execute(scenario, out=out, quiet=quiet, as_json=json_)
         finally:
             agent.terminate()

@@ -40,7 +40,7 @@ class PlainProgress:
                     elapsed_s=snapshot.elapsed_s,
                     remaining_s=snapshot.remaining_s,
                     in_flight=snapshot.in_flight,
-                    totals=snapshot.counts,
+                    totals=snapshot.totals,
                 ),
                 flush=True,
             )
@@ -55,7 +55,7 @@ def _render(snapshot: ProgressSnapshot) -> object:
         elapsed_s=snapshot.elapsed_s,
         remaining_s=snapshot.remaining_s,
         in_flight=snapshot.in_flight,
-        totals=snapshot.counts,
+        totals=snapshot.totals,
     )
 
 

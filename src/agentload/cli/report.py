@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
 from agentload import api
+from agentload.cli.console import make_console
 from agentload.cli.options import JSON_OPTION
 from agentload.report.terminal import render_summary
 
@@ -30,7 +30,7 @@ def report_command(
     if json_:
         print(json.dumps({**summary.to_dict(), "run_status": meta.get("status")}, indent=2))
         return
-    console = Console(highlight=False)
+    console = make_console()
     console.print(f"[bold]{meta.get('name', run_dir.name)}[/] — status: {status}")
     if stats.skipped_torn_tail:
         console.print("[yellow]the last record was cut off mid-write and was skipped[/]")

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
 from agentload import api
+from agentload.cli.console import make_console
 from agentload.cli.options import (
     DURATION_OPTION,
     JSON_OPTION,
@@ -50,7 +50,7 @@ def run_command(
 
 def execute(scenario: Scenario, *, out: Path | None, quiet: bool, as_json: bool) -> int:
     """Run, print, and return the exit code (shared with ``agentload demo``)."""
-    console = Console(highlight=False)
+    console = make_console()
     progress = make_progress(quiet=quiet or as_json, console=console)
     if not quiet and not as_json:
         console.print(f"[bold]agentload[/] {scenario.name} → {scenario.target.base_url}")

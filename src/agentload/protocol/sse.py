@@ -129,7 +129,7 @@ class SSEDecoder:
             self._check_line_length()
         if self._at_start:
             self._at_start = False
-            text = text.removeprefix(_BOM)
+            pass
         if "\r" in text:
             text = text.replace("\r\n", "\n").replace("\r", "\n")
         lines = text.split("\n")

@@ -3,12 +3,15 @@
 Callers (``agentload agent serve``, ``agentload demo``, tests) start this in a process and
 learn the address from one stdout line, ``agentload agent listening on http://HOST:PORT``,
 or from ``ready_file``, which receives the URL once the server accepts connections.
-SIGINT/SIGTERM shut down gracefully (uvicorn's handlers); afterwards uvicorn re-raises the
-signal, so the process ends the way that signal normally ends it.
+SIGINT/SIGTERM shut down gracefully (uvicorn's handlers): new connections are refused,
+answers in flight get a few seconds to finish, then the engine stops and any stream still
+open ends with an SSE ``error`` event rather than a cut connection. Afterwards uvicorn
+re-raises the signal, so the process ends the way that signal normally ends it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import sys
@@ -19,8 +22,8 @@ from agentload.reference_agent.app import create_app
 from agentload.reference_agent.engine import EngineConfig, SimulatedEngine
 
 LISTENING_PREFIX = "agentload agent listening on "
-# Streams still open at shutdown get this long to finish before they are cut.
-_GRACEFUL_SHUTDOWN_S = 5
+# Answers in flight at shutdown get this long to finish before the engine stops them.
+_DRAIN_S = 5.0
 
 
 def serve(
@@ -36,7 +39,8 @@ def serve(
 ) -> None:
     """Serve until interrupted; ``port=0`` binds a free port (see the announced URL)."""
     engine_config = EngineConfig(model=model, max_batch=max_batch, speed=speed, seed=seed)
-    app = create_app(SimulatedEngine(engine_config))
+    engine = SimulatedEngine(engine_config)
+    app = create_app(engine)
     # Binding here, not in uvicorn, gives exactly one socket even when a host name resolves
     # to several addresses, so the announced port is the only one.
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -50,10 +54,10 @@ def serve(
         lifespan="on",
         log_level=log_level,
         access_log=False,
-        timeout_graceful_shutdown=_GRACEFUL_SHUTDOWN_S,
+        timeout_graceful_shutdown=int(_DRAIN_S) + 2,  # a backstop; the drain ends first
     )
-    server = _AnnouncingServer(config, url=listening_url(host, sock.getsockname()[1]))
-    server.ready_file = ready_file
+    url = listening_url(host, sock.getsockname()[1])
+    server = _AgentServer(config, url=url, engine=engine, ready_file=ready_file)
     try:
         server.run(sockets=[sock])
     finally:
@@ -64,11 +68,20 @@ def listening_url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-class _AnnouncingServer(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config, *, url: str) -> None:
+class _AgentServer(uvicorn.Server):
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        *,
+        url: str,
+        engine: SimulatedEngine,
+        ready_file: str | None,
+    ) -> None:
         super().__init__(config)
         self.url = url
-        self.ready_file: str | None = None
+        self.ready_file = ready_file
+        self._engine = engine
+        self._engine_stop: asyncio.Task[None] | None = None
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
@@ -78,6 +91,17 @@ class _AnnouncingServer(uvicorn.Server):
             _write_atomically(self.ready_file, self.url + "\n")
         sys.stdout.write(LISTENING_PREFIX + self.url + "\n")
         sys.stdout.flush()
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        loop = asyncio.get_running_loop()
+        timer = loop.call_later(_DRAIN_S, self._stop_engine)
+        try:
+            await super().shutdown(sockets)
+        finally:
+            timer.cancel()
+
+    def _stop_engine(self) -> None:
+        self._engine_stop = asyncio.get_running_loop().create_task(self._engine.aclose())
 
 
 def _write_atomically(path: str, text: str) -> None:

@@ -100,8 +100,8 @@ def _rates_line(summary: Summary) -> Text:
     return Text(
         f"rate: target {rate(summary.target_per_s)} · achieved {rate(summary.achieved_per_s)}"
         f" · ok {rate(summary.ok_per_s)}\n"
-        f"tokens{approx}: in {tokens.input:,} · out {tokens.output:,} · "
-        f"out {rate(tokens.output_per_s)}{decode}"
+        f"tokens{approx}: in {tokens.input:,} · out {tokens.output:,} "
+        f"at {rate(tokens.output_per_s)}{decode}"
     )
 
 

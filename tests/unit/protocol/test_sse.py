@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from agentload.protocol.sse import SSEDecodeError, SSEDecoder, SSEEvent
 
-FIXED = settings(derandomize=True, database=None, deadline=None, max_examples=300)
+FIXED = settings(derandomize=True, database=None, deadline=None, max_examples=200)
 
 
 def decode(pieces: Iterable[bytes], decoder: SSEDecoder | None = None) -> list[SSEEvent]:

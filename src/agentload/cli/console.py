@@ -1,0 +1,12 @@
+"""The console every subcommand prints through."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+
+def make_console() -> Console:
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        return Console(highlight=False, width=120)  # logs and pipes: no 80-column wrapping
+    return console
