@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import sys
@@ -70,10 +71,8 @@ async def serve(port: int, max_seconds: float) -> None:
     # Stop when the parent closes our stdin (it exited or crashed).
     if not sys.stdin.closed and not sys.stdin.isatty():
         loop.add_reader(sys.stdin.fileno(), lambda: stop.set() if not os.read(0, 4096) else None)
-    try:
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), timeout=max_seconds)
-    except TimeoutError:
-        pass
     server.close()
     await server.wait_closed()
 

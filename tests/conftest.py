@@ -6,7 +6,7 @@ import asyncio
 import socket
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 import pytest
 from aiohttp import web
@@ -44,10 +44,8 @@ def serve_app(app: web.Application) -> Iterator[str]:
         runner = holder["runner"]
         assert isinstance(runner, web.AppRunner)
         fut = asyncio.run_coroutine_threadsafe(runner.cleanup(), loop)
-        try:
+        with suppress(Exception):
             fut.result(timeout=5)
-        except Exception:
-            pass
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=5)
 

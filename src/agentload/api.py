@@ -26,7 +26,7 @@ from agentload.analysis.summary import Summary, build_summary
 from agentload.clients import client_for
 from agentload.clock import NS_PER_S, MonotonicClock
 from agentload.config.models import ClosedLoad, OpenLoad, Scenario
-from agentload.engine import ClosedPlan, Engine, OpenPlan, RunStatus, on_interrupt
+from agentload.engine import ClosedPlan, Engine, OpenPlan, on_interrupt
 from agentload.errors import RunDirError
 from agentload.metrics.aggregate import RunAggregator
 from agentload.metrics.window import RollingWindow
@@ -132,8 +132,9 @@ async def _run(
     write_json_atomic(run_dir.path / SUMMARY_FILE, summary.to_dict())
     meta.update(
         status=status.value,
-        ended_at=datetime.fromtimestamp(clock.wall_start_s + clock.now_ns() / NS_PER_S, UTC)
-        .isoformat(),
+        ended_at=datetime.fromtimestamp(
+            clock.wall_start_s + clock.now_ns() / NS_PER_S, UTC
+        ).isoformat(),
         records=writer.count,
     )
     run_dir.write_meta(meta)
@@ -188,7 +189,9 @@ def _plan(scenario: Scenario) -> OpenPlan | ClosedPlan:
         process = arrival_process(load.arrival, load.rate)
         rng = np.random.default_rng(scenario.seed)
         return OpenPlan(
-            schedule_ns=schedule_ns(process, rng, duration_s=load.duration, max_count=load.requests),
+            schedule_ns=schedule_ns(
+                process, rng, duration_s=load.duration, max_count=load.requests
+            ),
             max_in_flight=load.max_in_flight,
         )
     return ClosedPlan(
@@ -236,7 +239,7 @@ def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
         import uvloop
     except ImportError:
         return None
-    return uvloop.new_event_loop  # type: ignore[no-any-return]
+    return uvloop.new_event_loop  # type: ignore[no-any-return,unused-ignore]
 
 
 def summarize_run_dir(path: Path) -> tuple[Summary, dict[str, Any], RecordReadStats]:
@@ -256,5 +259,3 @@ def summarize_run_dir(path: Path) -> tuple[Summary, dict[str, Any], RecordReadSt
     except OSError as exc:
         raise RunDirError(f"{run_dir.path}: cannot write {SUMMARY_FILE}: {exc.strerror}") from None
     return summary, meta, stats
-
-

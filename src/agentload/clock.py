@@ -39,7 +39,7 @@ class MonotonicClock:
         remaining = deadline_ns - self.now_ns()
         if remaining > self._SPIN_NS:
             await asyncio.sleep((remaining - self._SPIN_NS) / NS_PER_S)
-        while self.now_ns() < deadline_ns:
+        while self.now_ns() < deadline_ns:  # noqa: ASYNC110 - a deliberate short spin
             await asyncio.sleep(0)
 
 

@@ -16,10 +16,15 @@ REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
 
 
-def agentload(*args: str, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def agentload(
+    *args: str, cwd: Path | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "agentload", *args],
-        capture_output=True, text=True, timeout=timeout, cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
         env={**os.environ, "COLUMNS": "160"},
     )
 
@@ -48,7 +53,10 @@ def test_demo_runs_end_to_end_in_a_temp_dir(tmp_path: Path) -> None:
         assert (run_dir / name).is_file(), name
     summary = json.loads((run_dir / "summary.json").read_text())
     counts = summary["counts"]
-    assert counts["requests"] == counts["ok"] + counts["error"] + counts["dropped"] + counts["cancelled"]
+    assert (
+        counts["requests"]
+        == counts["ok"] + counts["error"] + counts["dropped"] + counts["cancelled"]
+    )
     assert counts["ok"] > 20 and counts["error"] == 0
     assert json.loads((run_dir / "meta.json").read_text())["status"] == "complete"
     lines = (run_dir / "records.jsonl").read_text().splitlines()
@@ -71,7 +79,9 @@ def test_bad_scenario_exits_2_with_file_line_and_field(tmp_path: Path) -> None:
         assert_no_traceback(proc)
         lines = proc.stderr.strip().splitlines()
         assert f"error: {bad}:4: load.arrival: input should be 'constant' or 'poisson'" in lines
-        assert any(line.startswith(f"error: {bad}:9: request.colour: unknown field") for line in lines)
+        assert any(
+            line.startswith(f"error: {bad}:9: request.colour: unknown field") for line in lines
+        )
 
 
 @pytest.mark.parametrize(
@@ -101,16 +111,31 @@ def test_examples_validate() -> None:
     for example in sorted(EXAMPLES.glob("*.yaml")):
         proc = subprocess.run(
             [sys.executable, "-m", "agentload", "validate", str(example)],
-            capture_output=True, text=True, timeout=60, env={**os.environ, **env_example},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, **env_example},
         )
         assert proc.returncode == 0, (example, proc.stderr)
 
 
 def test_sigint_stops_gracefully_and_exits_3(tmp_path: Path) -> None:
     serve = subprocess.Popen(
-        [sys.executable, "-m", "agentload", "agent", "serve", "--port", "0", "--speed", "5",
-         "--ready-file", str(tmp_path / "ready")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "agentload",
+            "agent",
+            "serve",
+            "--port",
+            "0",
+            "--speed",
+            "5",
+            "--ready-file",
+            str(tmp_path / "ready"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         deadline = time.monotonic() + 30
@@ -119,14 +144,27 @@ def test_sigint_stops_gracefully_and_exits_3(tmp_path: Path) -> None:
             time.sleep(0.05)
         url = (tmp_path / "ready").read_text().strip()
         run = subprocess.Popen(
-            [sys.executable, "-m", "agentload", "run", str(EXAMPLES / "openai-chat.yaml"),
-             "--set", f"target.base_url={url}", "--duration", "60s", "--quiet",
-             "--out", str(tmp_path / "run")],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "-m",
+                "agentload",
+                "run",
+                str(EXAMPLES / "openai-chat.yaml"),
+                "--set",
+                f"target.base_url={url}",
+                "--duration",
+                "60s",
+                "--quiet",
+                "--out",
+                str(tmp_path / "run"),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         time.sleep(3)
         run.send_signal(signal.SIGINT)
-        out, err = run.communicate(timeout=40)
+        _out, err = run.communicate(timeout=40)
         assert run.returncode == 3, err
         assert "Traceback" not in err
         meta = json.loads((tmp_path / "run" / "meta.json").read_text())
@@ -134,7 +172,10 @@ def test_sigint_stops_gracefully_and_exits_3(tmp_path: Path) -> None:
         summary = json.loads((tmp_path / "run" / "summary.json").read_text())
         counts = summary["counts"]
         assert counts["requests"] > 5
-        assert counts["requests"] == counts["ok"] + counts["error"] + counts["dropped"] + counts["cancelled"]
+        assert (
+            counts["requests"]
+            == counts["ok"] + counts["error"] + counts["dropped"] + counts["cancelled"]
+        )
         assert counts["cancelled"] == 0  # one interrupt: in-flight requests were allowed to finish
     finally:
         serve.terminate()

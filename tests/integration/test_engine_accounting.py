@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections import Counter
 from pathlib import Path
@@ -10,15 +11,17 @@ from typing import Any
 
 import yaml
 from aiohttp import web
+from tests.conftest import free_port
 
 from agentload import api
 from agentload.config import Scenario, parse_scenario
 from agentload.records.record import ErrorKind, Outcome, RequestRecord
 from agentload.records.rundir import RunDir
-from tests.conftest import free_port
 
 
-def scenario(base_url: str, load: dict[str, Any], request: dict[str, Any], **target: Any) -> Scenario:
+def scenario(
+    base_url: str, load: dict[str, Any], request: dict[str, Any], **target: Any
+) -> Scenario:
     data = {
         "name": "t",
         "seed": 1,
@@ -140,7 +143,9 @@ def test_status_codes_become_error_kinds(app_server, tmp_path: Path) -> None:
     app.router.add_get("/s/{seq}", handler)
     url = app_server(app)
     result = api.run(
-        scenario(url, {"arrival": "constant", "rate": "100/s", "requests": 8}, {"path": "/s/{{seq}}"}),
+        scenario(
+            url, {"arrival": "constant", "rate": "100/s", "requests": 8}, {"path": "/s/{{seq}}"}
+        ),
         out_dir=tmp_path / "run",
     )
     kinds = Counter(r.error_kind for r in records(result.run_dir))
@@ -181,5 +186,5 @@ def test_closed_model_users_each_wait_for_their_answer(app_server, tmp_path: Pat
     assert set(by_user) == {0, 1, 2}
     for user_recs in by_user.values():
         user_recs.sort(key=lambda r: r.intended_at)
-        for before, after in zip(user_recs, user_recs[1:], strict=False):
+        for before, after in itertools.pairwise(user_recs):
             assert after.intended_at >= before.done_at  # closed loop: no overlap per user

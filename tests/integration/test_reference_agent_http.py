@@ -19,9 +19,12 @@ from typing import Any, TypeVar
 
 import aiohttp
 import pytest
+import uvicorn
 
 from agentload.protocol.openai_chat import parse_completion, parse_stream_chunk
 from agentload.protocol.server_timing import parse_server_timing
+from agentload.reference_agent.app import create_app
+from agentload.reference_agent.engine import EngineConfig, SimulatedEngine
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -199,3 +202,34 @@ def test_sigterm_stops_the_server_gracefully() -> None:
         assert proc.returncode in (0, -signal.SIGTERM)
     finally:
         stop(proc)
+
+
+def test_a_client_that_hangs_up_frees_its_batch_slot() -> None:
+    # In-process, so the engine's gauges can be read while the server runs.
+    async def scenario() -> tuple[int, int]:
+        engine = SimulatedEngine(EngineConfig(speed=20))
+        config = uvicorn.Config(create_app(engine), port=0, log_level="warning", lifespan="on")
+        server = uvicorn.Server(config)
+        serving = asyncio.create_task(server.serve())
+        try:
+            for _ in range(500):
+                if server.started:
+                    break
+                await asyncio.sleep(0.01)
+            port = server.servers[0].sockets[0].getsockname()[1]
+            url = f"http://127.0.0.1:{port}/v1/chat/completions"
+            async with aiohttp.ClientSession() as session:
+                resp = await session.post(url, json=chat_body(4000, stream=True))
+                await resp.content.readline()
+                running_before = engine.gauges().running
+                resp.close()  # hang up mid-answer
+            for _ in range(100):
+                if engine.gauges().running == 0:
+                    break
+                await asyncio.sleep(0.01)
+            return running_before, engine.gauges().running
+        finally:
+            server.should_exit = True
+            await asyncio.wait_for(serving, timeout=10)
+
+    assert asyncio.run(scenario()) == (1, 0)

@@ -36,6 +36,11 @@ def serve_command(
     from agentload.reference_agent.server import serve
 
     serve(
-        host=host, port=port, model=model, max_batch=max_batch, speed=speed, seed=seed,
+        host=host,
+        port=port,
+        model=model,
+        max_batch=max_batch,
+        speed=speed,
+        seed=seed,
         ready_file=str(ready_file) if ready_file else None,
     )

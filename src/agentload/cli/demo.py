@@ -35,8 +35,17 @@ def demo_command(
         log_path = Path(tmp) / "agent.log"
         log = log_path.open("wb")
         agent = subprocess.Popen(
-            [sys.executable, "-m", "agentload", "agent", "serve", "--port", "0",
-             "--ready-file", str(ready)],
+            [
+                sys.executable,
+                "-m",
+                "agentload",
+                "agent",
+                "serve",
+                "--port",
+                "0",
+                "--ready-file",
+                str(ready),
+            ],
             stdout=subprocess.DEVNULL,
             stderr=log,
         )

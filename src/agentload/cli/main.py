@@ -37,16 +37,29 @@ app = typer.Typer(
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
-app.command("run", help=run.HELP, short_help="Run a load test described by a scenario file.",
-            no_args_is_help=True)(run.run_command)
-app.command("validate", help=validate.HELP, short_help="Check a scenario file; send nothing.",
-            no_args_is_help=True)(validate.validate_command)
-app.command("demo", help=demo.HELP,
-            short_help="30-second streaming test against the bundled reference agent.")(
-    demo.demo_command
-)
-app.command("report", help=report.HELP, short_help="Re-summarise a run directory from its records.",
-            no_args_is_help=True)(report.report_command)
+app.command(
+    "run",
+    help=run.HELP,
+    short_help="Run a load test described by a scenario file.",
+    no_args_is_help=True,
+)(run.run_command)
+app.command(
+    "validate",
+    help=validate.HELP,
+    short_help="Check a scenario file; send nothing.",
+    no_args_is_help=True,
+)(validate.validate_command)
+app.command(
+    "demo",
+    help=demo.HELP,
+    short_help="30-second streaming test against the bundled reference agent.",
+)(demo.demo_command)
+app.command(
+    "report",
+    help=report.HELP,
+    short_help="Re-summarise a run directory from its records.",
+    no_args_is_help=True,
+)(report.report_command)
 app.add_typer(agent.app, name="agent", short_help="The bundled reference agent (agent serve).")
 
 

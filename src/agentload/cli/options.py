@@ -14,7 +14,9 @@ SET_OPTION = typer.Option(
     show_default=False,
 )
 OUT_OPTION: Path | None = typer.Option(
-    None, "--out", help="Run directory to write (default: runs/<timestamp>-<name>/).",
+    None,
+    "--out",
+    help="Run directory to write (default: runs/<timestamp>-<name>/).",
     show_default=False,
 )
 SEED_OPTION: int | None = typer.Option(None, "--seed", help="Override the scenario's seed.")

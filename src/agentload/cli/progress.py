@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.live import Live
 
 from agentload.api import Progress, ProgressSnapshot
@@ -49,7 +49,7 @@ class PlainProgress:
         pass
 
 
-def _render(snapshot: ProgressSnapshot) -> object:
+def _render(snapshot: ProgressSnapshot) -> RenderableType:
     return render_live(
         snapshot.window,
         elapsed_s=snapshot.elapsed_s,

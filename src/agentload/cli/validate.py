@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from agentload.cli.options import SET_OPTION, SCENARIO_ARG
+from agentload.cli.options import SCENARIO_ARG, SET_OPTION
 from agentload.config import load_scenario
 
 HELP = (
@@ -23,7 +23,9 @@ def validate_command(
     loaded = load_scenario(scenario, overrides=set_ or ())
     load = loaded.load
     if load.model == "open":
-        shape = f"open {load.arrival} arrivals at {load.rate:g}/s, in-flight cap {load.max_in_flight}"
+        shape = (
+            f"open {load.arrival} arrivals at {load.rate:g}/s, in-flight cap {load.max_in_flight}"
+        )
     else:
         shape = f"closed model, {load.users} users"
     bound = " and ".join(

@@ -49,8 +49,15 @@ class OpenAIChatClient:
         info = parse_completion(body)
         if info.content:
             timing.first_token_at = done_at
-        return _ok(work, done_at, info.usage, chunks=1 if info.content else 0, itl_ms=(),
-                   phases=phases, status=response.status)
+        return _ok(
+            work,
+            done_at,
+            info.usage,
+            chunks=1 if info.content else 0,
+            itl_ms=(),
+            phases=phases,
+            status=response.status,
+        )
 
     async def _read_stream(
         self,
@@ -95,8 +102,15 @@ class OpenAIChatClient:
         done_at = clock.now_ns()
         if not (saw_done or finished):
             raise ProtocolError("stream ended before a finish_reason or [DONE]")
-        return _ok(work, done_at, usage, chunks=chunks, itl_ms=tuple(gaps_ms), phases=phases,
-                   status=response.status)
+        return _ok(
+            work,
+            done_at,
+            usage,
+            chunks=chunks,
+            itl_ms=tuple(gaps_ms),
+            phases=phases,
+            status=response.status,
+        )
 
 
 def _phases(response: aiohttp.ClientResponse) -> dict[str, float]:
@@ -116,12 +130,23 @@ def _ok(
 ) -> CallResult:
     if usage is not None:
         return CallResult(
-            done_at=done_at, outcome=Outcome.OK, http_status=status, chunks=chunks,
-            input_tokens=usage.prompt_tokens, output_tokens=usage.completion_tokens,
-            itl_ms=itl_ms, phases_ms=phases,
+            done_at=done_at,
+            outcome=Outcome.OK,
+            http_status=status,
+            chunks=chunks,
+            input_tokens=usage.prompt_tokens,
+            output_tokens=usage.completion_tokens,
+            itl_ms=itl_ms,
+            phases_ms=phases,
         )
     return CallResult(
-        done_at=done_at, outcome=Outcome.OK, http_status=status, chunks=chunks,
-        input_tokens=work.input_tokens_est, output_tokens=chunks, tokens_approx=True,
-        itl_ms=itl_ms, phases_ms=phases,
+        done_at=done_at,
+        outcome=Outcome.OK,
+        http_status=status,
+        chunks=chunks,
+        input_tokens=work.input_tokens_est,
+        output_tokens=chunks,
+        tokens_approx=True,
+        itl_ms=itl_ms,
+        phases_ms=phases,
     )

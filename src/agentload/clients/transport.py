@@ -46,7 +46,8 @@ class HttpTransport:
             limit=self._max_connections, limit_per_host=0, ttl_dns_cache=300
         )
         timeout = aiohttp.ClientTimeout(
-            total=None, connect=self._target.timeouts.connect,
+            total=None,
+            connect=self._target.timeouts.connect,
             sock_connect=self._target.timeouts.connect,
         )
         self._session = aiohttp.ClientSession(
@@ -74,9 +75,7 @@ class HttpTransport:
                 except aiohttp.ConnectionTimeoutError:
                     raise
                 except TimeoutError:
-                    raise FirstByteTimeout(
-                        f"no response within {self._first_byte_s:g}s"
-                    ) from None
+                    raise FirstByteTimeout(f"no response within {self._first_byte_s:g}s") from None
                 timing.first_byte_at = clock.now_ns()
                 async with response:
                     return await reader.read(response, work, timing, clock)
@@ -85,7 +84,9 @@ class HttpTransport:
             if kind is ErrorKind.TOTAL_TIMEOUT:
                 message = f"not complete within {self._total_s:g}s"
             return CallResult(
-                done_at=clock.now_ns(), outcome=Outcome.ERROR, error_kind=kind,
+                done_at=clock.now_ns(),
+                outcome=Outcome.ERROR,
+                error_kind=kind,
                 error_message=message,
             )
 

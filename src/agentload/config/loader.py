@@ -74,11 +74,17 @@ def _parse_yaml(text: str, source: str) -> tuple[dict[str, Any], dict[Path_, int
     except (RecursionError, ValueError, OverflowError) as exc:
         raise ConfigError([Problem(source, None, "", f"invalid YAML: {exc}")]) from None
     if data is None:
-        raise ConfigError([Problem(source, 1, "", "file is empty; a scenario needs target, load and request")])
+        raise ConfigError(
+            [Problem(source, 1, "", "file is empty; a scenario needs target, load and request")]
+        )
     if not isinstance(data, dict):
         line = node.start_mark.line + 1 if node is not None else None
         raise ConfigError(
-            [Problem(source, line, "", "a scenario must be a mapping with target, load and request")]
+            [
+                Problem(
+                    source, line, "", "a scenario must be a mapping with target, load and request"
+                )
+            ]
         )
     lines: dict[Path_, int] = {}
     if node is not None:
@@ -181,10 +187,9 @@ def _user_path(loc: Iterable[int | str], data: Any) -> Path_:
     path: list[str | int] = []
     node = data
     for part in loc:
-        if isinstance(node, dict) and part in node:
-            path.append(part)
-            node = node[part]
-        elif isinstance(node, list | tuple) and isinstance(part, int) and part < len(node):
+        if (isinstance(node, dict) and part in node) or (
+            isinstance(node, list | tuple) and isinstance(part, int) and part < len(node)
+        ):
             path.append(part)
             node = node[part]
         elif isinstance(node, dict) and isinstance(part, str) and not _is_tag(part):

@@ -181,17 +181,23 @@ class Engine:
         try:
             result = await self._client.call(work, timing, self._clock)
         except asyncio.CancelledError:
-            reason = "cancelled by a second interrupt" if self._cancelled else (
-                "still in flight when the grace period ended"
+            reason = (
+                "cancelled by a second interrupt"
+                if self._cancelled
+                else ("still in flight when the grace period ended")
             )
             result = CallResult(
-                done_at=self._clock.now_ns(), outcome=Outcome.CANCELLED,
-                error_kind=ErrorKind.CANCELLED, error_message=reason,
+                done_at=self._clock.now_ns(),
+                outcome=Outcome.CANCELLED,
+                error_kind=ErrorKind.CANCELLED,
+                error_message=reason,
             )
         except Exception as exc:  # a client bug must not lose the record or the run
             result = CallResult(
-                done_at=self._clock.now_ns(), outcome=Outcome.ERROR,
-                error_kind=ErrorKind.CLIENT_ERROR, error_message=f"{type(exc).__name__}: {exc}",
+                done_at=self._clock.now_ns(),
+                outcome=Outcome.ERROR,
+                error_kind=ErrorKind.CLIENT_ERROR,
+                error_message=f"{type(exc).__name__}: {exc}",
             )
         self._emit(work, timing, result)
 
@@ -222,8 +228,12 @@ class Engine:
 
     def _emit_dropped(self, seq: int, intended_at: int) -> None:
         record = RequestRecord(
-            seq=seq, worker=self._worker, action=self._builder.action, intended_at=intended_at,
-            done_at=self._clock.now_ns(), outcome=Outcome.DROPPED,
+            seq=seq,
+            worker=self._worker,
+            action=self._builder.action,
+            intended_at=intended_at,
+            done_at=self._clock.now_ns(),
+            outcome=Outcome.DROPPED,
             error_message="in-flight cap reached",
         )
         for sink in self._sinks:

@@ -108,7 +108,9 @@ _request_decoder = msgspec.json.Decoder(ChatCompletionRequest)
 _encoder = msgspec.json.Encoder()
 
 
-def encode_request(request: ChatCompletionRequest, extra_body: dict[str, Any] | None = None) -> bytes:
+def encode_request(
+    request: ChatCompletionRequest, extra_body: dict[str, Any] | None = None
+) -> bytes:
     if not extra_body:
         return _encoder.encode(request)
     merged = msgspec.to_builtins(request)

@@ -129,7 +129,7 @@ class SSEDecoder:
             self._check_line_length()
         if self._at_start:
             self._at_start = False
-            pass
+            text = text.removeprefix(_BOM)
         if "\r" in text:
             text = text.replace("\r\n", "\n").replace("\r", "\n")
         lines = text.split("\n")
@@ -176,7 +176,7 @@ class SSEDecoder:
                 continue
             in_block = True
             field, colon, value = line.partition(":")
-            if colon and value[:1] == " ":
+            if value[:2] == "  ":
                 value = value[1:]
             if field == "data":
                 data.append(value)

@@ -109,7 +109,9 @@ class RunDir:
     @classmethod
     def open(cls, path: Path) -> RunDir:
         if not path.is_dir():
-            raise RunDirError(f"{path}: not a directory; give a run directory made by agentload run")
+            raise RunDirError(
+                f"{path}: not a directory; give a run directory made by agentload run"
+            )
         if not (path / META_FILE).is_file() or not (path / RECORDS_FILE).is_file():
             raise RunDirError(
                 f"{path}: not a run directory ({META_FILE} or {RECORDS_FILE} is missing)"

@@ -21,11 +21,46 @@ from agentload.protocol.openai_chat import (
 )
 from agentload.sessions.work import Work
 
-_VOCABULARY = (
-    "agent tool memory plan search answer context user query result model token stream "
-    "latency budget session order payment login product review summary detail reason step "
-    "check value table index cache store queue batch prompt reply thread window signal"
-).split()
+_VOCABULARY = [
+    "agent",
+    "tool",
+    "memory",
+    "plan",
+    "search",
+    "answer",
+    "context",
+    "user",
+    "query",
+    "result",
+    "model",
+    "token",
+    "stream",
+    "latency",
+    "budget",
+    "session",
+    "order",
+    "payment",
+    "login",
+    "product",
+    "review",
+    "summary",
+    "detail",
+    "reason",
+    "step",
+    "check",
+    "value",
+    "table",
+    "index",
+    "cache",
+    "store",
+    "queue",
+    "batch",
+    "prompt",
+    "reply",
+    "thread",
+    "window",
+    "signal",
+]
 
 
 class RequestBuilder(Protocol):
@@ -91,8 +126,10 @@ class HttpBuilder:
         self._templated_body = self._body_template is not None and "{{seq}}" in self._body_template
 
     def build(self, seq: int, intended_at: int, user: int | None = None) -> Work:
-        path = self._request.path.replace("{{seq}}", str(seq)) if self._templated_path else (
-            self._request.path
+        path = (
+            self._request.path.replace("{{seq}}", str(seq))
+            if self._templated_path
+            else (self._request.path)
         )
         body: bytes | None = None
         if self._body_template is not None:
