@@ -37,7 +37,8 @@ class Problem:
     def render(self) -> str:
         where = self.source if self.line is None else f"{self.source}:{self.line}"
         field = f" {self.field}:" if self.field else ""
-        return f"{where}:{field} {self.message}"
+        # One problem is one line, whatever the user's keys or values contain.
+        return f"{where}:{field} {self.message}".replace("\r", "\\r").replace("\n", "\\n")
 
 
 class ConfigError(UsageError):

@@ -176,7 +176,7 @@ class SSEDecoder:
                 continue
             in_block = True
             field, colon, value = line.partition(":")
-            if value[:2] == "  ":
+            if colon and value[:1] == " ":
                 value = value[1:]
             if field == "data":
                 data.append(value)

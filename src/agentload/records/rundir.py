@@ -89,7 +89,6 @@ class RecordWriter:
 class RecordReadStats:
     lines: int = 0
     skipped_torn_tail: bool = False
-    corrupt_lines: int = 0
 
 
 class RunDir:
@@ -148,11 +147,11 @@ class RunDir:
             pending: bytes | None = None
             for line in handle:
                 if pending is not None:
-                    yield self._decode(pending, stats, last=False)
+                    yield self._decode(pending, stats)
                 pending = line
             if pending is not None:
                 if pending.endswith(b"\n"):
-                    yield self._decode(pending, stats, last=False)
+                    yield self._decode(pending, stats)
                 else:
                     try:
                         record = _decoder.decode(pending)
@@ -162,7 +161,7 @@ class RunDir:
                     stats.lines += 1
                     yield record
 
-    def _decode(self, line: bytes, stats: RecordReadStats, *, last: bool) -> RequestRecord:
+    def _decode(self, line: bytes, stats: RecordReadStats) -> RequestRecord:
         stats.lines += 1
         try:
             return _decoder.decode(line)
