@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -71,3 +75,46 @@ def app_server() -> Iterator[Callable[[web.Application], str]]:
     yield start
     for cm in reversed(stack):
         cm.__exit__(None, None, None)  # type: ignore[attr-defined]
+
+
+@contextmanager
+def running_reference_agent(tmp_dir: Path, *args: str) -> Iterator[str]:
+    """The real reference agent in a subprocess on a free loopback port; yields its URL."""
+    ready = tmp_dir / "agent-ready"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "agentload",
+            "agent",
+            "serve",
+            "--port",
+            "0",
+            "--ready-file",
+            str(ready),
+            *args,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not (ready.exists() and ready.read_text().strip()):
+            assert proc.poll() is None, "the reference agent exited"
+            assert time.monotonic() < deadline, "the reference agent did not start"
+            time.sleep(0.05)
+        yield ready.read_text().strip()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def fast_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A reference agent running 10x faster than the calibrated GPU, shared by a module."""
+    with running_reference_agent(tmp_path_factory.mktemp("agent"), "--speed", "10") as url:
+        yield url

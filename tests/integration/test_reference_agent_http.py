@@ -7,6 +7,7 @@ errors, the readiness line and file, and a graceful stop on SIGTERM.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import select
 import signal
@@ -204,8 +205,19 @@ def test_sigterm_stops_the_server_gracefully() -> None:
         stop(proc)
 
 
-def test_a_client_that_hangs_up_frees_its_batch_slot() -> None:
+@pytest.mark.parametrize("stream", [True, False])
+def test_a_client_that_hangs_up_frees_its_batch_slot(stream: bool) -> None:
     # In-process, so the engine's gauges can be read while the server runs.
+    async def hang_up(session: aiohttp.ClientSession, url: str) -> None:
+        if stream:
+            resp = await session.post(url, json=chat_body(4000, stream=True))
+            await resp.content.readline()
+            resp.close()
+            return
+        with contextlib.suppress(TimeoutError):
+            timeout = aiohttp.ClientTimeout(total=0.3)
+            await session.post(url, json=chat_body(4000), timeout=timeout)
+
     async def scenario() -> tuple[int, int]:
         engine = SimulatedEngine(EngineConfig(speed=20))
         config = uvicorn.Config(create_app(engine), port=0, log_level="warning", lifespan="on")
@@ -217,19 +229,16 @@ def test_a_client_that_hangs_up_frees_its_batch_slot() -> None:
                     break
                 await asyncio.sleep(0.01)
             port = server.servers[0].sockets[0].getsockname()[1]
-            url = f"http://127.0.0.1:{port}/v1/chat/completions"
             async with aiohttp.ClientSession() as session:
-                resp = await session.post(url, json=chat_body(4000, stream=True))
-                await resp.content.readline()
-                running_before = engine.gauges().running
-                resp.close()  # hang up mid-answer
+                await hang_up(session, f"http://127.0.0.1:{port}/v1/chat/completions")
+                busy = engine.gauges().running + engine.gauges().queue_depth
             for _ in range(100):
                 if engine.gauges().running == 0:
                     break
                 await asyncio.sleep(0.01)
-            return running_before, engine.gauges().running
+            return busy, engine.gauges().running
         finally:
             server.should_exit = True
             await asyncio.wait_for(serving, timeout=10)
 
-    assert asyncio.run(scenario()) == (1, 0)
+    assert asyncio.run(scenario()) == (1, 0)  # 4000 tokens at speed 20 would take 2.5 s

@@ -11,7 +11,7 @@ from agentload.reference_agent.calibration import (
     CONTEXT_FILE,
     FLAT_KV_TOKENS,
     MODEL_FILES,
-    _read_json,
+    read_calibration_json,
     load_profile,
     monotone_floor,
 )
@@ -20,7 +20,7 @@ MODELS = sorted(MODEL_FILES)
 
 
 def decode_rows(model: str) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = _read_json(MODEL_FILES[model])["decode"]
+    rows: list[dict[str, Any]] = read_calibration_json(MODEL_FILES[model])["decode"]
     return sorted(rows, key=lambda r: r["batch"])
 
 
@@ -55,7 +55,7 @@ def test_headline_numbers(model: str, batch: int, expected_ms: float) -> None:
 def test_decode_follows_the_context_curve_above_the_knee(model: str) -> None:
     # The two measurement runs' launch floors differ by up to ~1.8 ms, hence the tolerance.
     profile = load_profile(model)
-    for row in _read_json(CONTEXT_FILE)[model]:
+    for row in read_calibration_json(CONTEXT_FILE)[model]:
         kv = row["batch"] * row["context"]
         if kv > FLAT_KV_TOKENS:
             fitted = profile.decode_step_ms(row["batch"], kv)
@@ -94,7 +94,7 @@ def test_decode_at_batch_256_costs_more_than_batch_1() -> None:
 @pytest.mark.parametrize("model", MODELS)
 def test_prefill_is_floor_then_saturated_throughput(model: str) -> None:
     profile = load_profile(model)
-    rows = _read_json(MODEL_FILES[model])["prefill"]
+    rows = read_calibration_json(MODEL_FILES[model])["prefill"]
     floor_ms = min(r["ms"] for r in rows)
     assert profile.prefill_ms(1) == profile.prefill_ms(64) == pytest.approx(floor_ms)
     for row in rows:
