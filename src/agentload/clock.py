@@ -18,7 +18,7 @@ NS_PER_MS = 1_000_000
 class Clock(Protocol):
     def now_ns(self) -> int: ...
 
-    async def sleep_until(self, deadline_ns: int) -> None: ...
+    async def sleep_until(self, deadline_ns: int, *, precise: bool = True) -> None: ...
 
 
 class MonotonicClock:
@@ -35,8 +35,14 @@ class MonotonicClock:
     def now_ns(self) -> int:
         return time.monotonic_ns() - self._t0
 
-    async def sleep_until(self, deadline_ns: int) -> None:
+    async def sleep_until(self, deadline_ns: int, *, precise: bool = True) -> None:
+        """``precise`` spends the last ~1.5 ms yielding to the loop instead of sleeping: the
+        open-loop scheduler needs it; a user's think time does not (and would burn CPU)."""
         remaining = deadline_ns - self.now_ns()
+        if not precise:
+            if remaining > 0:
+                await asyncio.sleep(remaining / NS_PER_S)
+            return
         if remaining > self._SPIN_NS:
             await asyncio.sleep((remaining - self._SPIN_NS) / NS_PER_S)
         while self.now_ns() < deadline_ns:  # noqa: ASYNC110 - a deliberate short spin
@@ -55,7 +61,7 @@ class ManualClock:
     def now_ns(self) -> int:
         return self._now
 
-    async def sleep_until(self, deadline_ns: int) -> None:
+    async def sleep_until(self, deadline_ns: int, *, precise: bool = True) -> None:
         if deadline_ns <= self._now:
             await asyncio.sleep(0)
             return

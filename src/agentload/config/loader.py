@@ -187,11 +187,12 @@ def _user_path(loc: Iterable[int | str], data: Any) -> Path_:
     path: list[str | int] = []
     node = data
     for part in loc:
-        if (isinstance(node, dict) and part in node) or (
-            isinstance(node, list | tuple) and isinstance(part, int) and part < len(node)
-        ):
+        if isinstance(node, dict) and part in node:
             path.append(part)
             node = node[part]
+        elif isinstance(node, list | tuple) and isinstance(part, int) and part < len(node):
+            path.append(part)
+            node = node[int(part)]
         elif isinstance(node, dict) and isinstance(part, str) and not _is_tag(part):
             path.append(part)  # a missing or unknown key: still part of the path
             node = None

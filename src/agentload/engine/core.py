@@ -172,7 +172,7 @@ class Engine:
             if plan.think_max_s > plan.think_min_s:
                 think_s = float(rng.uniform(plan.think_min_s, plan.think_max_s))
             if think_s > 0:
-                await clock.sleep_until(clock.now_ns() + int(think_s * NS_PER_S))
+                await clock.sleep_until(clock.now_ns() + int(think_s * NS_PER_S), precise=False)
 
     # --- one request --------------------------------------------------------------------
 

@@ -82,9 +82,9 @@ class LatencyHistogram:
         values = np.asarray(values_ms, dtype=np.float64)
         if not np.all(np.isfinite(values)):
             raise ValueError("cannot record non-finite values")
-        values_us = np.rint(values * 1000).astype(np.int64)
-        self.overflow += int(np.count_nonzero(values_us > HIGHEST_US))
-        values_us = np.clip(values_us, LOWEST_US, HIGHEST_US)
+        scaled_us = np.rint(values * 1000)  # half to even, as round() in record_ms
+        self.overflow += int(np.count_nonzero(scaled_us > HIGHEST_US))
+        values_us = np.clip(scaled_us, LOWEST_US, HIGHEST_US).astype(np.int64)
         np.add.at(self._counts, self._indices(values_us), 1)
         hdr = self._hdr
         hdr.total_count += len(values_us)

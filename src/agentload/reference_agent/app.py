@@ -4,40 +4,41 @@ Raw Starlette with pre-encoded bytes (no FastAPI validation layer) keeps the age
 overhead far below the simulated model's, so what a load test measures is the engine.
 
 Every chat response carries ``Server-Timing`` (``queue``, ``prefill``, ``decode``, ``total``
-in ms). A stream's headers leave with its first token, so they carry ``queue`` and
-``prefill``; the full set follows as the SSE comment ``: server-timing ...`` before
-``data: [DONE]`` (standard SSE clients skip comments).
+in ms); see ``responses`` for how a stream carries it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import msgspec
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import Send
 
 from agentload.clock import NS_PER_MS
 from agentload.protocol.openai_chat import (
-    SSE_DONE,
     ChatCompletionRequest,
     ProtocolError,
-    Usage,
     decode_request,
     encode_completion,
     encode_error,
-    encode_stream_chunk,
-    sse_frame,
 )
 from agentload.reference_agent.engine import SimulatedEngine
 from agentload.reference_agent.inference import Generation, GenerationRequest, InferenceEngine
+from agentload.reference_agent.responses import (
+    ChunkWriter,
+    EngineStream,
+    server_timing,
+    sse_body,
+    usage_of,
+)
 from agentload.reference_agent.text import estimate_prompt_tokens, prompt_fingerprint
 
 _JSON = "application/json"
@@ -98,25 +99,39 @@ class _ChatHandlers:
                 seed=seed,
             )
         )
+        # Until a response starts, only this watcher reads the connection (a stream's
+        # response watches it itself); a client that gives up frees its batch slot.
+        watcher = asyncio.create_task(self._cancel_on_disconnect(request, generation))
         try:
             # Headers wait for the first token so that they can carry queue and prefill.
             first = await generation.next_tokens()
+            if generation.error is not None:
+                return _error(503, generation.error, "server_error", received_ns)
+            meta = ChunkWriter(f"chatcmpl-{secrets.token_hex(12)}", self._engine.model_name)
+            if not chat.stream:
+                return await self._complete(generation, meta, first)
         except BaseException:
             self._engine.cancel(generation)
             raise
-        if generation.error is not None:
-            return _error(503, generation.error, "server_error", received_ns)
-        meta = _Meta(f"chatcmpl-{secrets.token_hex(12)}", self._engine.model_name)
-        if chat.stream:
-            include_usage = chat.stream_options is not None and chat.stream_options.include_usage
-            return _EngineStream(
-                _sse(generation, meta, first, include_usage),
-                release=lambda: self._engine.cancel(generation),
-                headers={"Server-Timing": _server_timing(generation.phases_ms())},
-            )
-        return await self._complete(generation, meta, first)
+        finally:
+            watcher.cancel()
+            await asyncio.wait([watcher])
+        include_usage = chat.stream_options is not None and chat.stream_options.include_usage
+        return EngineStream(
+            sse_body(generation, meta, first, include_usage),
+            release=lambda: self._engine.cancel(generation),
+            headers={"Server-Timing": server_timing(generation.phases_ms())},
+        )
 
-    async def _complete(self, generation: Generation, meta: _Meta, first: list[str]) -> Response:
+    async def _cancel_on_disconnect(self, request: Request, generation: Generation) -> None:
+        # The body has been read, so the next ASGI message can only be the hang-up.
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+        self._engine.cancel(generation)
+
+    async def _complete(
+        self, generation: Generation, meta: ChunkWriter, first: list[str]
+    ) -> Response:
         parts = first
         try:
             while tokens := await generation.next_tokens():
@@ -131,81 +146,10 @@ class _ChatHandlers:
             created=meta.created,
             content="".join(parts),
             finish_reason=generation.finish_reason,
-            usage=_usage(generation),
+            usage=usage_of(generation),
         )
-        timing = _server_timing(generation.phases_ms())
+        timing = server_timing(generation.phases_ms())
         return Response(body, media_type=_JSON, headers={"Server-Timing": timing})
-
-
-class _Meta:
-    __slots__ = ("completion_id", "created", "model")
-
-    def __init__(self, completion_id: str, model: str) -> None:
-        self.completion_id = completion_id
-        self.model = model
-        self.created = int(time.time())
-
-    def chunk(
-        self,
-        *,
-        content: str | None = None,
-        role: str | None = None,
-        finish_reason: str | None = None,
-        usage: Usage | None = None,
-    ) -> bytes:
-        payload = encode_stream_chunk(
-            completion_id=self.completion_id,
-            model=self.model,
-            created=self.created,
-            content=content,
-            role=role,
-            finish_reason=finish_reason,
-            usage=usage,
-        )
-        return sse_frame(payload)
-
-
-async def _sse(
-    generation: Generation, meta: _Meta, first: list[str], include_usage: bool
-) -> AsyncIterator[bytes]:
-    frames = [meta.chunk(role="assistant")]
-    tokens = first
-    while tokens:
-        frames.extend(meta.chunk(content=token) for token in tokens)
-        yield b"".join(frames)
-        frames = []
-        tokens = await generation.next_tokens()
-    if generation.error is not None:
-        yield b"event: error\ndata: " + encode_error(generation.error, "server_error") + b"\n\n"
-        return
-    frames.append(meta.chunk(finish_reason=generation.finish_reason))
-    if include_usage:
-        frames.append(meta.chunk(usage=_usage(generation)))
-    timing = _server_timing(generation.phases_ms())
-    frames.append(b": server-timing " + timing.encode() + b"\n\n")
-    frames.append(SSE_DONE)
-    yield b"".join(frames)
-
-
-class _EngineStream(StreamingResponse):
-    """An SSE response that releases its generation however the stream ends."""
-
-    def __init__(
-        self,
-        content: AsyncIterator[bytes],
-        *,
-        release: Callable[[], None],
-        headers: Mapping[str, str],
-    ) -> None:
-        headers = {"Cache-Control": "no-cache", **headers}
-        super().__init__(content, media_type="text/event-stream", headers=headers)
-        self._release = release
-
-    async def stream_response(self, send: Send) -> None:
-        try:
-            await super().stream_response(send)
-        finally:
-            self._release()  # a client that hung up must not keep a batch slot
 
 
 def _validated(chat: ChatCompletionRequest) -> ChatCompletionRequest:
@@ -215,17 +159,6 @@ def _validated(chat: ChatCompletionRequest) -> ChatCompletionRequest:
     if limit is not None and limit < 1:
         raise ProtocolError(f"max_tokens must be at least 1, got {limit}")
     return chat
-
-
-def _usage(generation: Generation) -> Usage:
-    prompt, completion = generation.prompt_tokens, generation.generated
-    return Usage(
-        prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion
-    )
-
-
-def _server_timing(phases_ms: Mapping[str, float]) -> str:
-    return ", ".join(f"{name};dur={ms:.3f}" for name, ms in phases_ms.items())
 
 
 def _error(status: int, message: str, error_type: str, since_ns: int) -> Response:

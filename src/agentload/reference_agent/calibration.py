@@ -98,8 +98,8 @@ def load_profile(model: str = "0.9b", *, speed: float = 1.0) -> ModelProfile:
     """Fit the profile of ``model`` ("0.9b" or "8b") from the packaged measurements."""
     if model not in MODEL_FILES:
         raise ValueError(f"unknown model {model!r}; choose one of {', '.join(MODEL_FILES)}")
-    measured = _read_json(MODEL_FILES[model])
-    by_context = _read_json(CONTEXT_FILE)[model]
+    measured = read_calibration_json(MODEL_FILES[model])
+    by_context = read_calibration_json(CONTEXT_FILE)[model]
     return fit_profile(model, measured, by_context).with_speed(speed)
 
 
@@ -184,6 +184,6 @@ def _interpolate(xs: Sequence[int], ys: Sequence[float], x: float) -> float:
     return ys[-1] + slope * (x - xs[-1])
 
 
-def _read_json(name: str) -> Any:
+def read_calibration_json(name: str) -> Any:
     package = resources.files("agentload.reference_agent") / "calibration" / name
     return json.loads(package.read_text(encoding="utf-8"))
