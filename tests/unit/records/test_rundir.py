@@ -50,9 +50,9 @@ def test_flush_due_writes_at_most_once_per_interval(tmp_path: Path) -> None:
     writer.flush_due(0)
     assert len(path.read_bytes().splitlines()) == 1
     writer.add(make_record(seq=1))
-    writer.flush_due(500_000_000)  # half a second later: not yet
+    writer.flush_due(250_000_000)  # a quarter second later: not yet
     assert len(path.read_bytes().splitlines()) == 1
-    writer.flush_due(1_000_000_000)
+    writer.flush_due(500_000_000)
     assert len(path.read_bytes().splitlines()) == 2
     writer.close()
 

@@ -11,9 +11,9 @@ from agentload.reference_agent.calibration import (
     CONTEXT_FILE,
     FLAT_KV_TOKENS,
     MODEL_FILES,
-    read_calibration_json,
     load_profile,
     monotone_floor,
+    read_calibration_json,
 )
 
 MODELS = sorted(MODEL_FILES)
