@@ -1,7 +1,7 @@
 """Helpers for users' own tests (and ours): a manual clock, a scripted client, a record maker.
 
-    clock = ManualClock()
-    client = FakeClient(clock, service_ns=lambda work: 5_000_000)   # every answer takes 5 ms
+clock = ManualClock()
+client = FakeClient(clock, service_ns=lambda work: 5_000_000)   # every answer takes 5 ms
 """
 
 from __future__ import annotations
@@ -46,7 +46,9 @@ class FakeClient:
             kind = self._fail(work)
             if kind is not None:
                 return CallResult(
-                    done_at=self._clock.now_ns(), outcome=Outcome.ERROR, error_kind=kind,
+                    done_at=self._clock.now_ns(),
+                    outcome=Outcome.ERROR,
+                    error_kind=kind,
                     error_message=f"scripted {kind.value}",
                 )
             return CallResult(done_at=self._clock.now_ns(), outcome=Outcome.OK, http_status=200)

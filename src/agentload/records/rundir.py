@@ -6,8 +6,9 @@
       records.jsonl   one RequestRecord per line, appended as requests complete
       summary.json    written at the end (and by ``agentload report``)
 
-Records are buffered and written every 0.5 s (``flush_due``, checked every 0.25 s), so a run killed with
-SIGKILL loses at most the last second; a torn last line is skipped when reading.
+Records are buffered and written every 0.5 s (``flush_due``, checked every 0.25 s), so a
+run killed with SIGKILL loses at most the last second; a torn last line is skipped when
+reading.
 """
 
 from __future__ import annotations

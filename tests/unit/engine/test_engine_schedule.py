@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections import Counter
 
 import pytest
@@ -90,7 +91,7 @@ def test_requests_are_sent_at_their_intended_time() -> None:
 def test_cap_drops_exactly_the_requests_that_find_it_full() -> None:
     # Service 25 ms, arrivals every 10 ms, cap 2: arrival k finds in flight those sent in
     # (t-25, t) that were not dropped.
-    status, records, client = run_open(list(range(0, 100, 10)), service_ms=25, cap=2)
+    _status, records, client = run_open(list(range(0, 100, 10)), service_ms=25, cap=2)
     outcomes = {r.seq: r.outcome for r in records}
     assert len(records) == 10
     assert client.max_in_flight == 2
@@ -139,7 +140,7 @@ def test_closed_users_think_between_requests() -> None:
     assert len(sink.records) == 6
     for user in (0, 1):
         mine = sorted((r for r in sink.records if r.user == user), key=lambda r: r.seq)
-        for before, after in zip(mine, mine[1:], strict=False):
+        for before, after in itertools.pairwise(mine):
             assert after.intended_at - before.done_at == pytest.approx(5 * MS, abs=MS)
 
 
