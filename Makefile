@@ -41,7 +41,7 @@ imports: $(STAMP_DEV)
 	$(BIN)/lint-imports
 
 pytest: $(STAMP_DEV)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -q
 
 ## lock: re-pin every dependency (run after changing pyproject.toml)
 lock: | $(BIN)/python

@@ -463,6 +463,8 @@ class Sample:
     ok: int
     achieved_per_s: float
     cpu_s: float
+    user_s: float
+    sys_s: float
     wall_s: float
     client_util: float  # CPU seconds / wall seconds of the client process
     server_util: float | None  # the same for the server over the run (is it the bottleneck?)
@@ -502,6 +504,8 @@ def measure_sample(
         ok=parsed.ok,
         achieved_per_s=parsed.achieved_per_s,
         cpu_s=measured.cpu_s,
+        user_s=measured.user_s,
+        sys_s=measured.sys_s,
         wall_s=measured.wall_s,
         client_util=measured.cpu_s / measured.wall_s,
         server_util=server_util,
@@ -658,15 +662,16 @@ def summarize(results: dict[str, ClientResult], runs: int) -> tuple[str, list[di
     ]
 
     run_rows = [
-        ["client", "mode", "run", "ok", "errors", "req/s", "CPU s", "wall s", "CPU µs/req",
-         "client CPU", "server CPU"],
+        ["client", "mode", "run", "ok", "errors", "req/s", "CPU s", "user s", "sys s", "wall s",
+         "CPU µs/req", "client CPU", "server CPU"],
     ]  # fmt: skip
     for result in results.values():
         for s in result.samples:
             run_rows.append(
                 [
                     s.client, s.mode, str(s.run), str(s.ok), str(s.requests - s.ok),
-                    f"{s.achieved_per_s:,.0f}", f"{s.cpu_s:.2f}", f"{s.wall_s:.2f}",
+                    f"{s.achieved_per_s:,.0f}", f"{s.cpu_s:.2f}", f"{s.user_s:.2f}",
+                    f"{s.sys_s:.2f}", f"{s.wall_s:.2f}",
                     fmt_num(s.cpu_us_per_request, ".1f"), fmt_pct(s.client_util),
                     fmt_pct(s.server_util),
                 ]
