@@ -33,7 +33,17 @@ def serve_command(
         None, help="Write the URL here once listening (for scripts)."
     ),
 ) -> None:
+    from agentload.errors import UsageError
     from agentload.reference_agent.server import serve
+
+    if model not in ("0.9b", "8b"):
+        raise UsageError(f"--model {model}: choose 0.9b or 8b")
+    if not speed > 0 or speed == float("inf"):
+        raise UsageError(f"--speed {speed}: must be a positive number, e.g. 1.0 or 10")
+    if not 1 <= max_batch <= 65536:
+        raise UsageError(f"--max-batch {max_batch}: must be between 1 and 65536")
+    if not 0 <= port <= 65535:
+        raise UsageError(f"--port {port}: must be between 0 and 65535 (0 picks a free port)")
 
     serve(
         host=host,

@@ -34,13 +34,16 @@ def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
 
 def parse_scenario(text: str, *, source: str, overrides: Sequence[str] = ()) -> Scenario:
     data, lines = _parse_yaml(text, source)
+    overridden: dict[Path_, str] = {}
     for override in overrides:
         data = _apply_override(data, override)
+        key = override.partition("=")[0].strip()
+        overridden[tuple(key.split("."))] = override
     data = _expand_env(data, source, lines)
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_problems(exc, source, lines, data)) from None
+        raise ConfigError(_problems(exc, source, lines, data, overridden)) from None
 
 
 def _read_text(path: Path) -> str:
@@ -167,7 +170,11 @@ def _expand_env(data: dict[str, Any], source: str, lines: dict[Path_, int]) -> d
 
 
 def _problems(
-    exc: ValidationError, source: str, lines: dict[Path_, int], data: Mapping[str, Any]
+    exc: ValidationError,
+    source: str,
+    lines: dict[Path_, int],
+    data: Mapping[str, Any],
+    overridden: Mapping[Path_, str],
 ) -> list[Problem]:
     problems: list[Problem] = []
     seen: set[tuple[str, str]] = set()
@@ -178,7 +185,11 @@ def _problems(
         if key in seen:
             continue
         seen.add(key)
-        problems.append(Problem(source, _line_for(path, lines), _dotted(path), message))
+        override = next((o for p, o in overridden.items() if path[: len(p)] == p), None)
+        if override is not None:  # the value came from the command line, not the file
+            problems.append(Problem(f"--set {override}", None, _dotted(path), message))
+        else:
+            problems.append(Problem(source, _line_for(path, lines), _dotted(path), message))
     return problems
 
 

@@ -75,7 +75,9 @@ def test_overrides_apply_and_are_validated(monkeypatch: pytest.MonkeyPatch) -> N
     )
     assert scenario.seed == 9 and isinstance(scenario.load, OpenLoad)
     assert scenario.load.rate == 50 and scenario.load.duration == 5
-    assert problems(GOOD, ("load.rate=-3",)) == ["s.yaml:9: load.rate: a rate cannot be negative"]
+    assert problems(GOOD, ("load.rate=-3",)) == [
+        "--set load.rate=-3: load.rate: a rate cannot be negative"
+    ]
     assert problems(GOOD, ("nonsense",)) == ["--set: 'nonsense': write it as path.to.field=value"]
 
 
