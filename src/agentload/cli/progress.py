@@ -56,6 +56,7 @@ def _render(snapshot: ProgressSnapshot) -> RenderableType:
         remaining_s=snapshot.remaining_s,
         in_flight=snapshot.in_flight,
         totals=snapshot.totals,
+        issued=snapshot.issued,
     )
 
 

@@ -127,6 +127,7 @@ def render_live(
     remaining_s: float | None,
     in_flight: int,
     totals: RunAggregator,
+    issued: int | None = None,
 ) -> RenderableType:
     """A compact table for rich.live.Live; the rolling figures cover the last window."""
     snap = _snapshot(window, elapsed_s)
@@ -135,13 +136,14 @@ def render_live(
     table.add_column(style="bold")
     table.add_column()
     table.add_row("time", _clock(elapsed_s, remaining_s))
+    due = "" if issued is None else f"due {issued:,} · "
     table.add_row(
         "totals",
-        f"requests {totals.requests:,} · ok {totals.ok:,} · error {totals.error:,} · "
+        f"{due}done {totals.requests:,} · ok {totals.ok:,} · error {totals.error:,} · "
         f"dropped {totals.dropped:,}",
     )
     table.add_row("in flight", f"{in_flight:,}")
-    table.add_row(f"last {window.window_s}s", f"{achieved} achieved")
+    table.add_row(f"last {window.window_s}s", f"{achieved} completed")
     table.add_row(
         "latency",
         f"p50 {format_duration_ms(snap.latency_p50_ms)} · "
