@@ -47,7 +47,16 @@ def serve_app(app: web.Application) -> Iterator[str]:
     finally:
         runner = holder["runner"]
         assert isinstance(runner, web.AppRunner)
-        fut = asyncio.run_coroutine_threadsafe(runner.cleanup(), loop)
+
+        async def shutdown() -> None:
+            await runner.cleanup()
+            # Handlers still sleeping (hanging-server tests) are cancelled, not abandoned.
+            others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in others:
+                task.cancel()
+            await asyncio.gather(*others, return_exceptions=True)
+
+        fut = asyncio.run_coroutine_threadsafe(shutdown(), loop)
         with suppress(Exception):
             fut.result(timeout=5)
         loop.call_soon_threadsafe(loop.stop)

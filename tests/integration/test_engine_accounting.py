@@ -188,3 +188,46 @@ def test_closed_model_users_each_wait_for_their_answer(app_server, tmp_path: Pat
         user_recs.sort(key=lambda r: r.intended_at)
         for before, after in itertools.pairwise(user_recs):
             assert after.intended_at >= before.done_at  # closed loop: no overlap per user
+
+
+def test_headers_then_stall_is_a_total_timeout(app_server, tmp_path: Path) -> None:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse()
+        await response.prepare(request)
+        await response.write(b"partial")
+        await asyncio.sleep(30)
+        return response
+
+    app = web.Application()
+    app.router.add_get("/", handler)
+    url = app_server(app)
+    result = api.run(
+        scenario(
+            url,
+            {"arrival": "constant", "rate": "10/s", "requests": 3},
+            {"path": "/"},
+            timeouts={"first_byte": "1s", "total": "400ms"},
+        ),
+        out_dir=tmp_path / "run",
+    )
+    recs = records(result.run_dir)
+    assert {r.error_kind for r in recs} == {ErrorKind.TOTAL_TIMEOUT}
+    for rec in recs:
+        assert rec.first_byte_at is not None  # headers came; the body never finished
+        assert rec.sent_at is not None
+        assert 0.35 <= (rec.done_at - rec.sent_at) / 1e9 < 1.0
+
+
+def test_total_timeout_counts_from_send_even_before_headers(app_server, tmp_path: Path) -> None:
+    # total (300 ms) shorter than first_byte (5 s): the total limit is what fires.
+    url = app_server(slow_app(30.0))
+    result = api.run(
+        scenario(
+            url,
+            {"arrival": "constant", "rate": "10/s", "requests": 2},
+            {"path": "/"},
+            timeouts={"first_byte": "5s", "total": "300ms"},
+        ),
+        out_dir=tmp_path / "run",
+    )
+    assert {r.error_kind for r in records(result.run_dir)} == {ErrorKind.TOTAL_TIMEOUT}

@@ -15,10 +15,6 @@ from agentload.records.record import ErrorKind
 _MAX_MESSAGE = 200
 
 
-class FirstByteTimeout(Exception):
-    pass
-
-
 class BodyTooLarge(Exception):
     pass
 
@@ -41,8 +37,6 @@ def classify_exception(exc: BaseException, *, sent: bool) -> tuple[ErrorKind, st
 
 
 def _kind(exc: BaseException, *, sent: bool) -> ErrorKind:
-    if isinstance(exc, FirstByteTimeout):
-        return ErrorKind.FIRST_BYTE_TIMEOUT
     if isinstance(exc, BodyTooLarge):
         return ErrorKind.BODY_TOO_LARGE
     if isinstance(exc, ProtocolError | SSEDecodeError | UnicodeDecodeError):
