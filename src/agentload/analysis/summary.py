@@ -6,10 +6,15 @@
     counts          {requests, sent, ok, error, dropped, cancelled}
                     requests = ok + error + dropped + cancelled; sent = requests - dropped
     errors_by_kind  {error_kind: count} over outcome "error" ("unknown" when a record has none)
-    rate            {target_per_s (None if not given), achieved_per_s, ok_per_s, window_s}
-                    achieved_per_s: requests sent per second of window_s, the issue window
-                    (span of intended starts × n/(n-1)); ok_per_s: ok requests per duration_s
-    duration_s      first intended start to last completion
+    rate            {target_per_s (None if not given), offered_per_s, achieved_per_s,
+                    ok_per_s, window_s}
+                    offered_per_s: requests that came due per second of window_s, the issue
+                    window (span of intended starts × n/(n-1)); achieved_per_s: requests sent
+                    per second of the span of actual sends (same correction), so a generator
+                    that fell behind reads low; ok_per_s: ok requests per duration_s
+    duration_s      first intended start to last completion, or the time load was applied
+                    (``load_window_s``, e.g. a closed run whose users were thinking at the
+                    end), whichever is longer
     metrics         {name: {count, mean, std, min, max, p50, p90, p95, p99, p99_9}} for
                     latency_ms (from the intended start), service_ms (from the actual send),
                     schedule_lag_ms, ttft_ms, ttfb_ms, itl_ms (every gap of every request),
@@ -105,6 +110,7 @@ class Summary:
     cancelled: int
     errors_by_kind: Mapping[str, int]
     target_per_s: float | None
+    offered_per_s: float | None
     achieved_per_s: float | None
     ok_per_s: float | None
     window_s: float | None
@@ -129,6 +135,7 @@ class Summary:
             "errors_by_kind": dict(sorted(self.errors_by_kind.items())),
             "rate": {
                 "target_per_s": self.target_per_s,
+                "offered_per_s": self.offered_per_s,
                 "achieved_per_s": self.achieved_per_s,
                 "ok_per_s": self.ok_per_s,
                 "window_s": self.window_s,
@@ -143,8 +150,20 @@ class Summary:
         }
 
 
-def build_summary(aggregator: RunAggregator, *, target_rate_per_s: float | None) -> Summary:
-    """Freeze an aggregator's state into a Summary, validity warnings included."""
+def build_summary(
+    aggregator: RunAggregator,
+    *,
+    target_rate_per_s: float | None,
+    load_window_s: float | None = None,
+) -> Summary:
+    """Freeze an aggregator's state into a Summary, validity warnings included.
+
+    ``load_window_s`` is how long load was applied (from the run's start until sending
+    stopped), when known; it keeps throughput honest when the records end before the run did.
+    """
+    duration_s = aggregator.duration_s
+    if load_window_s is not None and (duration_s is None or load_window_s > duration_s):
+        duration_s = load_window_s if load_window_s > 0 else duration_s
     metrics = {
         name: MetricStats.from_histogram(aggregator.histograms[name]) for name in METRIC_NAMES
     }
@@ -170,15 +189,16 @@ def build_summary(aggregator: RunAggregator, *, target_rate_per_s: float | None)
         cancelled=aggregator.cancelled,
         errors_by_kind=dict(aggregator.errors_by_kind.most_common()),
         target_per_s=target_rate_per_s,
+        offered_per_s=aggregator.offered_per_s,
         achieved_per_s=aggregator.achieved_per_s,
-        ok_per_s=aggregator.ok_per_s,
+        ok_per_s=aggregator.ok / duration_s if duration_s else None,
         window_s=aggregator.issue_window_s,
-        duration_s=aggregator.duration_s,
+        duration_s=duration_s,
         metrics=metrics,
         tokens=TokenStats(
             input=aggregator.input_tokens,
             output=aggregator.output_tokens,
-            output_per_s=aggregator.output_tokens_per_s,
+            output_per_s=aggregator.output_tokens / duration_s if duration_s else None,
             approximate=aggregator.tokens_approx,
         ),
         per_action=per_action,
@@ -186,9 +206,16 @@ def build_summary(aggregator: RunAggregator, *, target_rate_per_s: float | None)
     return dataclasses.replace(summary, warnings=validity.check(summary))
 
 
-def summarize(records: Iterable[RequestRecord], *, target_rate_per_s: float | None) -> Summary:
+def summarize(
+    records: Iterable[RequestRecord],
+    *,
+    target_rate_per_s: float | None,
+    load_window_s: float | None = None,
+) -> Summary:
     """One pass over ``records`` in fixed memory (a generator over a run directory is fine)."""
     aggregator = RunAggregator()
     for record in records:
         aggregator.add(record)
-    return build_summary(aggregator, target_rate_per_s=target_rate_per_s)
+    return build_summary(
+        aggregator, target_rate_per_s=target_rate_per_s, load_window_s=load_window_s
+    )

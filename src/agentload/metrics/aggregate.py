@@ -37,18 +37,18 @@ UNKNOWN_ERROR_KIND: Final = "unknown"  # an error record that carries no error_k
 
 
 def output_tokens_per_s(record: RequestRecord) -> float | None:
-    """Decode speed one user saw: ``output_tokens / ((done_at - first_token_at) / 1e9)``.
+    """Decode speed one user saw: ``(output_tokens - 1) / ((done_at - first_token_at) / 1e9)``.
 
     The time runs from the first content token to the end of the response, so it excludes
-    queueing and prefill (see TTFT). None when there is no first token, no output token count,
-    or the response ended in the same nanosecond as its first token (a single-chunk answer).
+    queueing and prefill (see TTFT), and the first token is not counted in it — the inverse
+    of TPOT. None with fewer than two tokens, no first token, or no time after it.
     """
-    if record.first_token_at is None or not record.output_tokens:
+    if record.first_token_at is None or not record.output_tokens or record.output_tokens < 2:
         return None
     decode_ns = record.done_at - record.first_token_at
     if decode_ns <= 0:
         return None
-    return record.output_tokens / (decode_ns / 1e9)
+    return (record.output_tokens - 1) / (decode_ns / 1e9)
 
 
 class ActionTotals:
@@ -91,6 +91,8 @@ class RunAggregator:
         self.first_intended_at: int | None = None
         self.last_intended_at: int | None = None
         self.last_done_at: int | None = None
+        self.first_sent_at: int | None = None
+        self.last_sent_at: int | None = None
         self.per_action: dict[str, ActionTotals] = {}
 
     @property
@@ -109,9 +111,13 @@ class RunAggregator:
         if action is None:
             action = self.per_action[record.action] = ActionTotals()
         action.count += 1
-        lag_ms = record.schedule_lag_ms
-        if lag_ms is not None:
-            self.histograms["schedule_lag_ms"].record_ms(lag_ms)
+        sent_at = record.sent_at
+        if sent_at is not None:
+            self.histograms["schedule_lag_ms"].record_ms((sent_at - record.intended_at) / 1e6)
+            if self.first_sent_at is None or sent_at < self.first_sent_at:
+                self.first_sent_at = sent_at
+            if self.last_sent_at is None or sent_at > self.last_sent_at:
+                self.last_sent_at = sent_at
         outcome = record.outcome
         if outcome == Outcome.OK:
             self.ok += 1
@@ -172,6 +178,8 @@ class RunAggregator:
         self.first_intended_at = _pick(min, self.first_intended_at, other.first_intended_at)
         self.last_intended_at = _pick(max, self.last_intended_at, other.last_intended_at)
         self.last_done_at = _pick(max, self.last_done_at, other.last_done_at)
+        self.first_sent_at = _pick(min, self.first_sent_at, other.first_sent_at)
+        self.last_sent_at = _pick(max, self.last_sent_at, other.last_sent_at)
         for name, totals in other.per_action.items():
             self.per_action.setdefault(name, ActionTotals()).merge(totals)
 
@@ -195,23 +203,25 @@ class RunAggregator:
         return span_s * self.requests / (self.requests - 1) if span_s > 0 else None
 
     @property
-    def achieved_per_s(self) -> float | None:
-        """Requests sent per second of the issue window: comparable with the target rate
-        (the completion tail is excluded, so a short run is not read as falling short)."""
+    def offered_per_s(self) -> float | None:
+        """Requests that came due per second of the issue window: the schedule's own rate
+        (a Poisson schedule's differs from the target by chance, ~1/sqrt(n))."""
         window_s = self.issue_window_s
-        return self.sent / window_s if window_s else None
+        return self.requests / window_s if window_s else None
 
     @property
-    def ok_per_s(self) -> float | None:
-        """Successful requests per second of ``duration_s`` (throughput, as vLLM bench)."""
-        duration_s = self.duration_s
-        return self.ok / duration_s if duration_s else None
-
-    @property
-    def output_tokens_per_s(self) -> float | None:
-        """Output tokens of ok requests per second of ``duration_s``."""
-        duration_s = self.duration_s
-        return self.output_tokens / duration_s if duration_s else None
+    def achieved_per_s(self) -> float | None:
+        """Requests actually sent per second, over the span of the *actual* sends (× n/(n-1),
+        as the issue window). A generator that fell behind spreads its sends over a longer
+        span and reads low here; dropped requests were never sent and lower it too."""
+        if self.first_sent_at is None or self.last_sent_at is None or self.sent < 2:
+            return None
+        span_s = (self.last_sent_at - self.first_sent_at) / 1e9
+        if span_s <= 0:
+            return None
+        window_s = span_s * self.sent / (self.sent - 1)
+        # Drops thin the sends without stretching their span: count them against the rate.
+        return self.sent / max(window_s, self.issue_window_s or 0.0)
 
 
 def _pick(choose: Callable[[int, int], int], a: int | None, b: int | None) -> int | None:

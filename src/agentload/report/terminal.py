@@ -98,7 +98,8 @@ def _rates_line(summary: Summary) -> Text:
         decode = f" · per request p50 {per_request.p50:,.1f} tok/s"
     approx = " (approximate)" if tokens.approximate else ""
     return Text(
-        f"rate: target {rate(summary.target_per_s)} · achieved {rate(summary.achieved_per_s)}"
+        f"rate: target {rate(summary.target_per_s)} · offered {rate(summary.offered_per_s)}"
+        f" · achieved {rate(summary.achieved_per_s)}"
         f" · ok {rate(summary.ok_per_s)}\n"
         f"tokens{approx}: in {tokens.input:,} · out {tokens.output:,} "
         f"at {rate(tokens.output_per_s)}{decode}"

@@ -54,6 +54,7 @@ def test_empty_run_summary_is_all_none_and_serialisable() -> None:
         assert all(block[k] is None for k in BLOCK_KEYS - {"count"})
     assert data["rate"] == {
         "target_per_s": None,
+        "offered_per_s": None,
         "achieved_per_s": None,
         "ok_per_s": None,
         "window_s": None,

@@ -85,15 +85,25 @@ def test_schedule_lag_rule(lag_ms: float, service_p50_ms: float | None, warned: 
     )
 
 
-@pytest.mark.parametrize(("target", "warned"), [(100.0, False), (105.2, False), (105.3, True)])
-def test_rate_shortfall_rule(target: float, warned: bool) -> None:
-    summary = dataclasses.replace(healthy(), target_per_s=target)
+@pytest.mark.parametrize(("offered", "warned"), [(100.0, False), (105.2, False), (105.3, True)])
+def test_rate_shortfall_rule(offered: float, warned: bool) -> None:
+    summary = dataclasses.replace(healthy(), offered_per_s=offered)
     warnings = validity.check(summary)
-    assert [w for w in warnings if "below target" in w] == (
-        [f"achieved rate 100/s is {(1 - 100 / target) * 100:.1f}% below target {target:.0f}/s"]
+    assert [w for w in warnings if "below the offered" in w] == (
+        [
+            f"achieved rate 100/s is {(1 - 100 / offered) * 100:.1f}% below the offered "
+            f"{offered:.0f}/s"
+        ]
         if warned
         else []
     )
+
+
+def test_a_target_missed_by_chance_is_not_a_shortfall() -> None:
+    # A Poisson schedule's own rate varies around the target; only sends that fall behind
+    # the schedule are a shortfall.
+    summary = dataclasses.replace(healthy(), target_per_s=110.0)
+    assert not [w for w in validity.check(summary) if "below" in w]
 
 
 def test_each_count_rule_alone() -> None:
@@ -152,6 +162,6 @@ def test_warnings_end_to_end_from_records() -> None:
     assert "latency p99, p99.9 rest on 50 samples" in text
     assert "generator fell behind: p99 schedule lag 30.0ms > 10.0ms" in text
     assert "1 request dropped at the in-flight cap" in text
-    assert "below target 20.0/s" in text
+    assert "below" not in text  # one drop in 51 leaves the achieved rate within 5%
     assert "token counts approximate" in text
-    assert len(summary.warnings) == 5
+    assert len(summary.warnings) == 4

@@ -78,8 +78,8 @@ def test_ok_metrics_and_definitions() -> None:
     assert h["ttft_ms"].max_ms == pytest.approx(30.0)
     assert h["ttfb_ms"].max_ms == pytest.approx(18.0)
     assert h["tpot_ms"].max_ms == pytest.approx(10.0)  # 100 ms over 10 tokens after the first
-    # 11 tokens over the 100 ms from first token to done.
-    assert h["output_tokens_per_s_per_request"].max_ms == pytest.approx(110.0)
+    # 10 tokens after the first, over the 100 ms from first token to done (1 / TPOT).
+    assert h["output_tokens_per_s_per_request"].max_ms == pytest.approx(100.0)
     assert aggregator.output_tokens == 11 and aggregator.input_tokens == 5
     assert not aggregator.tokens_approx
 
@@ -106,18 +106,36 @@ def test_rates_and_windows() -> None:
         aggregator.add(make_record(seq, intended_at=seq * 100 * MS))
     aggregator.add(make_record(10, Outcome.DROPPED, intended_at=1000 * MS))
     assert aggregator.issue_window_s == pytest.approx(1.1)  # 11 arrivals at 10/s
+    assert aggregator.offered_per_s == pytest.approx(10.0)
+    # 10 sent over the 1.1 s window (the dropped one thins the sends, not their span)
     assert aggregator.achieved_per_s == pytest.approx(10 / 1.1)
     assert aggregator.duration_s == pytest.approx(1.03)  # last done: 900 ms + 130 ms
-    assert aggregator.ok_per_s == pytest.approx(10 / 1.03)
-    assert aggregator.output_tokens_per_s == pytest.approx(110 / 1.03)
+
+
+def test_achieved_rate_follows_actual_sends_not_the_schedule() -> None:
+    # Scheduled at 10/s, but each send went out later and later (the generator fell behind):
+    # the sends span 1.8 s instead of 0.9 s, so half the offered rate was achieved.
+    aggregator = RunAggregator()
+    for seq in range(10):
+        intended = seq * 100 * MS
+        aggregator.add(
+            make_record(
+                seq,
+                intended_at=intended,
+                sent_at=intended + seq * 100 * MS,
+                done_at=intended + seq * 100 * MS + 50 * MS,
+            )
+        )
+    assert aggregator.offered_per_s == pytest.approx(10.0)
+    assert aggregator.achieved_per_s == pytest.approx(5.0)
 
 
 def test_rates_are_none_for_an_empty_or_single_request_run() -> None:
     aggregator = RunAggregator()
     assert aggregator.duration_s is None and aggregator.achieved_per_s is None
     aggregator.add(make_record(0))
-    assert aggregator.achieved_per_s is None
-    assert aggregator.ok_per_s == pytest.approx(1 / 0.13)
+    assert aggregator.achieved_per_s is None and aggregator.offered_per_s is None
+    assert aggregator.duration_s == pytest.approx(0.13)
 
 
 def test_approximate_tokens_flag() -> None:

