@@ -10,8 +10,9 @@ Usage (the benchmark starts it as a subprocess)::
     python bench/trivial_server.py [--port 0] [--cpu N] [--max-seconds S]
 
 It binds 127.0.0.1 only, prints ``PORT <n>`` on stdout once listening, and exits on
-SIGTERM/SIGINT, when stdin is closed (its parent died), or after ``--max-seconds``
-(default 3600) so it can never outlive a forgotten benchmark for long.
+SIGTERM/SIGINT, after ``--max-seconds`` (default 3600) so it can never outlive a forgotten
+benchmark for long, and with ``--exit-on-stdin-eof`` when its stdin closes (the benchmark
+holds the other end of a pipe, so the server dies with it).
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ class TrivialHTTP(asyncio.Protocol):
         self._transport = None
 
 
-async def serve(port: int, max_seconds: float) -> None:
+async def serve(port: int, max_seconds: float, watch_stdin: bool) -> None:
     loop = asyncio.get_running_loop()
     server = await loop.create_server(TrivialHTTP, "127.0.0.1", port, backlog=1024)
     bound = server.sockets[0].getsockname()[1]
@@ -69,12 +70,14 @@ async def serve(port: int, max_seconds: float) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     # Stop when the parent closes our stdin (it exited or crashed).
-    if not sys.stdin.closed and not sys.stdin.isatty():
+    if watch_stdin:
         loop.add_reader(sys.stdin.fileno(), lambda: stop.set() if not os.read(0, 4096) else None)
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), timeout=max_seconds)
     server.close()
-    await server.wait_closed()
+    # Python 3.12+ waits here for open connections to close; do not wait forever.
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(server.wait_closed(), timeout=5)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,15 +85,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port (default)")
     parser.add_argument("--cpu", type=int, default=None, help="pin this process to one core")
     parser.add_argument("--max-seconds", type=float, default=3600.0, help="hard lifetime cap")
+    parser.add_argument(
+        "--exit-on-stdin-eof", action="store_true", help="stop when stdin closes (parent exited)"
+    )
     args = parser.parse_args(argv)
     if args.cpu is not None and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {args.cpu})
     try:
         import uvloop
-    except ImportError:  # still works, just slower; the benchmark reports the loop in use
-        asyncio.run(serve(args.port, args.max_seconds))
+    except ImportError:  # still works on asyncio's own loop, just with more CPU per request
+        asyncio.run(serve(args.port, args.max_seconds, args.exit_on_stdin_eof))
     else:
-        uvloop.run(serve(args.port, args.max_seconds))
+        uvloop.run(serve(args.port, args.max_seconds, args.exit_on_stdin_eof))
     return 0
 
 

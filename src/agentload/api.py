@@ -7,6 +7,7 @@ reads only the run directory (``summarize_run_dir``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
 import os
 import platform
@@ -26,7 +27,7 @@ from agentload.analysis.summary import Summary, build_summary
 from agentload.clients import client_for
 from agentload.clock import NS_PER_S, MonotonicClock
 from agentload.config.models import ClosedLoad, OpenLoad, Scenario
-from agentload.engine import ClosedPlan, Engine, OpenPlan, on_interrupt
+from agentload.engine import ClosedPlan, Engine, OpenPlan, RunStatus, on_interrupt
 from agentload.errors import RunDirError
 from agentload.metrics.aggregate import RunAggregator
 from agentload.metrics.window import RollingWindow
@@ -85,6 +86,8 @@ def run(
 ) -> RunResult:
     """Run a scenario to the end (or until interrupted) and write its run directory."""
     run_dir = RunDir.create(out_dir or default_run_dir(scenario))
+    load = scenario.load
+    raise_open_files_limit(load.max_in_flight if isinstance(load, OpenLoad) else load.users)
     with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
         return runner.run(_run(scenario, run_dir, progress, handle_signals))
 
@@ -108,7 +111,7 @@ async def _run(
         client,
         clock,
         [writer, aggregator, _WindowSink(window, clock)],
-        grace_s=load.grace,
+        grace_s=load.grace if load.grace is not None else scenario.target.timeouts.total,
     )
     loop = asyncio.get_running_loop()
     if handle_signals:
@@ -116,8 +119,12 @@ async def _run(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, handler)
     ticker = asyncio.ensure_future(_tick(engine, clock, writer, window, aggregator, progress, load))
+    status = "failed"
     try:
-        status = await engine.run()
+        status = (await engine.run()).value
+    except asyncio.CancelledError:
+        status = RunStatus.INTERRUPTED.value
+        raise
     finally:
         ticker.cancel()
         await asyncio.gather(ticker, return_exceptions=True)
@@ -128,17 +135,21 @@ async def _run(
         writer.close()
         if progress is not None:
             progress.close()
-    summary = build_summary(aggregator, target_rate_per_s=target_rate(scenario))
-    write_json_atomic(run_dir.path / SUMMARY_FILE, summary.to_dict())
-    meta.update(
-        status=status.value,
-        ended_at=datetime.fromtimestamp(
-            clock.wall_start_s + clock.now_ns() / NS_PER_S, UTC
-        ).isoformat(),
-        records=writer.count,
-    )
-    run_dir.write_meta(meta)
-    return RunResult(run_dir=run_dir.path, status=status.value, summary=summary)
+        # Whatever happened, the run directory ends consistent: summary and final status.
+        load_window_s = (engine.sending_ended_ns or clock.now_ns()) / NS_PER_S
+        summary = build_summary(
+            aggregator, target_rate_per_s=target_rate(scenario), load_window_s=load_window_s
+        )
+        write_json_atomic(run_dir.path / SUMMARY_FILE, summary.to_dict())
+        ended_s = clock.wall_start_s + clock.now_ns() / NS_PER_S
+        meta.update(
+            status=status,
+            ended_at=datetime.fromtimestamp(ended_s, UTC).isoformat(),
+            load_window_s=load_window_s,
+            records=writer.count,
+        )
+        run_dir.write_meta(meta)
+    return RunResult(run_dir=run_dir.path, status=status, summary=summary)
 
 
 class _WindowSink:
@@ -233,6 +244,21 @@ def _user() -> str:
         return "unknown"
 
 
+def raise_open_files_limit(connections: int) -> None:
+    """Lift the soft limit on open files to the hard one: each connection is a descriptor,
+    and the common soft limit (1024) is below the default in-flight cap plus overhead."""
+    try:
+        import resource
+    except ImportError:  # not on this platform
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = connections + 256
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        new_soft = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (new_soft, hard))
+
+
 def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     """uvloop where installed (faster timers and sockets), else asyncio's default loop."""
     try:
@@ -251,8 +277,11 @@ def summarize_run_dir(path: Path) -> tuple[Summary, dict[str, Any], RecordReadSt
     for record in run_dir.iter_records(stats):
         aggregator.add(record)
     rate = meta.get("target_rate_per_s")
+    window = meta.get("load_window_s")
     summary = build_summary(
-        aggregator, target_rate_per_s=float(rate) if isinstance(rate, int | float) else None
+        aggregator,
+        target_rate_per_s=float(rate) if isinstance(rate, int | float) else None,
+        load_window_s=float(window) if isinstance(window, int | float) else None,
     )
     try:
         write_json_atomic(run_dir.path / SUMMARY_FILE, summary.to_dict())

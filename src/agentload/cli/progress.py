@@ -23,7 +23,8 @@ class RichProgress:
         self._live.update(_render(snapshot))
 
     def close(self) -> None:
-        self._live.stop()
+        if self._live.is_started:
+            self._live.stop()
 
 
 class PlainProgress:

@@ -51,10 +51,14 @@ def run_command(
 def execute(scenario: Scenario, *, out: Path | None, quiet: bool, as_json: bool) -> int:
     """Run, print, and return the exit code (shared with ``agentload demo``)."""
     console = make_console()
-    progress = make_progress(quiet=quiet or as_json, console=console)
     if not quiet and not as_json:
         console.print(f"[bold]agentload[/] {scenario.name} → {scenario.target.base_url}")
-    result = api.run(scenario, out_dir=out, progress=progress, handle_signals=True)
+    progress = make_progress(quiet=quiet or as_json, console=console)
+    try:
+        result = api.run(scenario, out_dir=out, progress=progress, handle_signals=True)
+    finally:
+        if progress is not None:
+            progress.close()  # leaves the terminal as it was even if the run never started
     if as_json:
         print(json.dumps(result.summary.to_dict(), indent=2))
     else:
@@ -62,4 +66,14 @@ def execute(scenario: Scenario, *, out: Path | None, quiet: bool, as_json: bool)
         console.print(f"run directory: {result.run_dir}")
         if result.status != "complete":
             console.print(f"[yellow]run {result.status}[/]")
-    return 0 if result.status == "complete" else 3
+    return exit_code(result)
+
+
+def exit_code(result: api.RunResult) -> int:
+    """3 for a run that did not complete; 1 when not one request succeeded (a dead target
+    must not pass a CI gate); 0 otherwise."""
+    if result.status != "complete":
+        return 3
+    if result.summary.requests > 0 and result.summary.ok == 0:
+        return 1
+    return 0

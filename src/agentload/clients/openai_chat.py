@@ -7,6 +7,8 @@ when the server sends it; otherwise the number of content chunks stands in, flag
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 
 from agentload.clients.failures import BodyTooLarge
@@ -23,6 +25,8 @@ from agentload.protocol.server_timing import parse_server_timing
 from agentload.protocol.sse import SSEDecoder
 from agentload.records.record import CallResult, Outcome, Timing
 from agentload.sessions.work import Work
+
+_DRAIN_AFTER_DONE_S = 0.2
 
 
 class OpenAIChatClient:
@@ -47,8 +51,18 @@ class OpenAIChatClient:
         body = await read_capped(response, cap)
         done_at = clock.now_ns()
         info = parse_completion(body)
-        if info.content:
-            timing.first_token_at = done_at
+        # No TTFT for a non-streamed answer: its first token arrives with its last.
+        if info.usage is None and info.content:
+            return _ok(
+                work,
+                done_at,
+                _estimated_usage(work, info.content),
+                chunks=1,
+                itl_ms=(),
+                phases=phases,
+                status=response.status,
+                approx=True,
+            )
         return _ok(
             work,
             done_at,
@@ -86,7 +100,7 @@ class OpenAIChatClient:
                     raise ProtocolError(f"error event: {event.data[:200]}")
                 if event.data == "[DONE]":
                     saw_done = True
-                    continue
+                    break
                 info = parse_stream_chunk(event.data)
                 if info.usage is not None:
                     usage = info.usage
@@ -99,7 +113,11 @@ class OpenAIChatClient:
                     else:
                         gaps_ms.append((now - last_token_at) / 1e6)
                     last_token_at = now
+            if saw_done:
+                break
         done_at = clock.now_ns()
+        if saw_done:
+            await _drain_briefly(response)
         if not (saw_done or finished):
             raise ProtocolError("stream ended before a finish_reason or [DONE]")
         return _ok(
@@ -111,6 +129,25 @@ class OpenAIChatClient:
             phases=phases,
             status=response.status,
         )
+
+
+async def _drain_briefly(response: aiohttp.ClientResponse) -> None:
+    """Read the end of the body after ``[DONE]`` so the connection can be reused, but do not
+    wait for a server or proxy that holds the stream open (the answer is already complete)."""
+    try:
+        async with asyncio.timeout(_DRAIN_AFTER_DONE_S):
+            while not response.content.at_eof():
+                if not await response.content.readany():
+                    break
+    except (TimeoutError, aiohttp.ClientError):
+        response.close()  # do not return a connection in an unknown state to the pool
+
+
+def _estimated_usage(work: Work, content: str) -> Usage:
+    """Without ``usage``, about four characters per token (labelled approximate)."""
+    output = max(1, round(len(content) / 4))
+    prompt = work.input_tokens_est or 0
+    return Usage(prompt_tokens=prompt, completion_tokens=output, total_tokens=prompt + output)
 
 
 def _phases(response: aiohttp.ClientResponse) -> dict[str, float]:
@@ -127,6 +164,7 @@ def _ok(
     itl_ms: tuple[float, ...],
     phases: dict[str, float],
     status: int,
+    approx: bool = False,
 ) -> CallResult:
     if usage is not None:
         return CallResult(
@@ -136,6 +174,7 @@ def _ok(
             chunks=chunks,
             input_tokens=usage.prompt_tokens,
             output_tokens=usage.completion_tokens,
+            tokens_approx=approx,
             itl_ms=itl_ms,
             phases_ms=phases,
         )

@@ -75,7 +75,9 @@ class OpenLoad(Strict):
     duration: DurationS | None = Field(None, gt=0)
     requests: int | None = Field(None, gt=0, le=100_000_000)
     max_in_flight: int = Field(1000, gt=0, le=1_000_000)
-    grace: DurationS = Field(30.0, ge=0, description="wait for in-flight requests at the end")
+    grace: DurationS | None = Field(
+        None, ge=0, description="wait for in-flight requests at the end (default: timeouts.total)"
+    )
 
     @model_validator(mode="after")
     def _bounded(self) -> OpenLoad:
@@ -92,7 +94,9 @@ class ClosedLoad(Strict):
     think_time: ThinkTime = ThinkTime()
     duration: DurationS | None = Field(None, gt=0)
     requests: int | None = Field(None, gt=0, le=100_000_000)
-    grace: DurationS = Field(30.0, ge=0, description="wait for in-flight requests at the end")
+    grace: DurationS | None = Field(
+        None, ge=0, description="wait for in-flight requests at the end (default: timeouts.total)"
+    )
 
     @model_validator(mode="after")
     def _bounded(self) -> ClosedLoad:

@@ -78,6 +78,7 @@ class Engine:
         self._stopping = False
         self._cancelled = False
         self.issued = 0  # requests that came due (sent or dropped)
+        self.sending_ended_ns: int | None = None  # when the driver stopped issuing work
 
     @property
     def in_flight(self) -> int:
@@ -102,10 +103,22 @@ class Engine:
         try:
             await self._driver
         except asyncio.CancelledError:
-            if not self._stopping:
+            if not self._stopping:  # cancelled from outside (e.g. Ctrl-C through asyncio.run)
+                await self._abandon()
                 raise
+        except BaseException:
+            await self._abandon()
+            raise
+        finally:
+            self.sending_ended_ns = self._clock.now_ns()
         await self._drain()
         return RunStatus.INTERRUPTED if self._stopping else RunStatus.COMPLETE
+
+    async def _abandon(self) -> None:
+        """Cancel what is in flight and wait until each has left its record."""
+        self.cancel()
+        if self._tasks:
+            await asyncio.shield(asyncio.wait(set(self._tasks)))
 
     async def _drain(self) -> None:
         if self._tasks and not self._cancelled:
@@ -123,8 +136,17 @@ class Engine:
         assert isinstance(self._plan, OpenPlan)
         cap = self._plan.max_in_flight
         clock = self._clock
+        behind = 0
         for intended_at in self._plan.schedule_ns:
-            await clock.sleep_until(intended_at)
+            if intended_at > clock.now_ns():
+                behind = 0
+                await clock.sleep_until(intended_at)
+            else:
+                # Behind schedule: sleep_until would not yield. Let the requests, the record
+                # flusher and signal handlers run now and then, or they starve.
+                behind += 1
+                if behind % 16 == 0:
+                    await asyncio.sleep(0)
             seq = self.issued
             self.issued += 1
             if len(self._tasks) >= cap:
@@ -132,10 +154,25 @@ class Engine:
                 continue
             self._spawn(self._builder.build(seq, intended_at))
 
-    def _spawn(self, work: Work) -> None:
+    def _spawn(self, work: Work) -> asyncio.Task[None]:
         task = asyncio.ensure_future(self._execute(work))
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(lambda done: self._finished(done, work))
+        return task
+
+    def _finished(self, task: asyncio.Task[None], work: Work) -> None:
+        self._tasks.discard(task)
+        if task.cancelled():  # cancelled before its first step: _execute never ran
+            self._emit(
+                work,
+                Timing(),
+                CallResult(
+                    done_at=self._clock.now_ns(),
+                    outcome=Outcome.CANCELLED,
+                    error_kind=ErrorKind.CANCELLED,
+                    error_message="cancelled before it was sent",
+                ),
+            )
 
     # --- closed model -------------------------------------------------------------------
 
@@ -164,15 +201,15 @@ class Engine:
             seq = self.issued
             self.issued += 1
             # The request runs in its own task so that stop() can leave it to finish.
-            task = asyncio.ensure_future(self._execute(self._builder.build(seq, now, user)))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-            await asyncio.shield(task)
+            await asyncio.shield(self._spawn(self._builder.build(seq, now, user)))
             think_s = plan.think_min_s
             if plan.think_max_s > plan.think_min_s:
                 think_s = float(rng.uniform(plan.think_min_s, plan.think_max_s))
             if think_s > 0:
-                await clock.sleep_until(clock.now_ns() + int(think_s * NS_PER_S), precise=False)
+                wake_ns = clock.now_ns() + int(think_s * NS_PER_S)
+                if end_ns is not None and wake_ns >= end_ns:
+                    return  # the run ends before this user would send again
+                await clock.sleep_until(wake_ns, precise=False)
 
     # --- one request --------------------------------------------------------------------
 
