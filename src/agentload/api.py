@@ -73,6 +73,13 @@ def default_run_dir(scenario: Scenario, base: Path = Path("runs")) -> Path:
     return candidate
 
 
+def grace_s(scenario: Scenario) -> float:
+    """How long in-flight requests may finish at the end. By default a little longer than the
+    total timeout, so that every request ends by its own timeout rather than being cut off."""
+    grace = scenario.load.grace
+    return grace if grace is not None else scenario.target.timeouts.total + 1.0
+
+
 def target_rate(scenario: Scenario) -> float | None:
     return scenario.load.rate if isinstance(scenario.load, OpenLoad) else None
 
@@ -111,7 +118,7 @@ async def _run(
         client,
         clock,
         [writer, aggregator, _WindowSink(window, clock)],
-        grace_s=load.grace if load.grace is not None else scenario.target.timeouts.total,
+        grace_s=grace_s(scenario),
     )
     loop = asyncio.get_running_loop()
     if handle_signals:

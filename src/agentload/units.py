@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import re
 
+MAX_DURATION_S = 100 * 86_400.0
+MAX_RATE_PER_S = 10_000_000.0
+MIN_RATE_PER_S = 1 / MAX_DURATION_S
+
 _DURATION_UNITS_S = {"us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 _RATE_UNITS_PER_S = {"s": 1.0, "sec": 1.0, "m": 1 / 60, "min": 1 / 60, "h": 1 / 3600}
 _DURATION_RE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(us|µs|ms|s|m|h)?\s*$")
@@ -30,6 +34,8 @@ def parse_duration_s(value: str | float | int) -> float:
         raise ValueError("a duration must be a finite number")
     if seconds < 0:
         raise ValueError("a duration cannot be negative")
+    if seconds > MAX_DURATION_S:
+        raise ValueError("a duration longer than 100 days is surely a typo")
     return seconds
 
 
@@ -48,6 +54,10 @@ def parse_rate_per_s(value: str | float | int) -> float:
         raise ValueError("a rate must be a finite number")
     if rate < 0:
         raise ValueError("a rate cannot be negative")
+    if rate > MAX_RATE_PER_S:
+        raise ValueError("a rate above 10,000,000/s is beyond any single generator")
+    if 0 < rate < MIN_RATE_PER_S:
+        raise ValueError("a rate below one per 100 days is surely a typo")
     return rate
 
 

@@ -39,7 +39,7 @@ def test_help_lists_every_command_and_the_exit_codes() -> None:
     for command in ("run", "validate", "demo", "report", "agent"):
         assert command in proc.stdout
     text = " ".join(proc.stdout.split())
-    assert "Exit codes: 0 ok; 1 a threshold failed; 2 usage or configuration error" in text
+    assert "Exit codes: 0 ok; 1 a threshold failed or no request succeeded; 2 usage" in text
     assert "3 run interrupted" in text
 
 
@@ -180,3 +180,20 @@ def test_sigint_stops_gracefully_and_exits_3(tmp_path: Path) -> None:
     finally:
         serve.terminate()
         serve.wait(timeout=10)
+
+
+def test_a_run_where_nothing_succeeds_exits_1(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    scenario = tmp_path / "dead.yaml"
+    scenario.write_text(
+        f"target: {{base_url: 'http://127.0.0.1:{port}', protocol: http}}\n"
+        "load: {rate: 20/s, requests: 5}\nrequest: {path: /}\n"
+    )
+    proc = agentload("run", str(scenario), "--quiet", "--out", str(tmp_path / "run"))
+    assert proc.returncode == 1, proc.stderr
+    assert "connect_refused" in proc.stdout
+    assert "no request succeeded" in proc.stdout

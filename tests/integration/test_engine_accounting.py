@@ -231,3 +231,34 @@ def test_total_timeout_counts_from_send_even_before_headers(app_server, tmp_path
         out_dir=tmp_path / "run",
     )
     assert {r.error_kind for r in records(result.run_dir)} == {ErrorKind.TOTAL_TIMEOUT}
+
+
+def test_a_stream_held_open_after_done_is_a_complete_answer(app_server, tmp_path: Path) -> None:
+    chunk = b'data: {"choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":null}]}\n\n'
+    end = b'data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n'
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(chunk)
+        await response.write(chunk)
+        await response.write(end)
+        await asyncio.sleep(30)  # a proxy that never closes
+        return response
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", handler)
+    url = app_server(app)
+    data = {
+        "target": {"base_url": url, "protocol": "openai-chat", "timeouts": {"total": "5s"}},
+        "load": {"arrival": "constant", "rate": "10/s", "requests": 2},
+        "request": {"prompt_tokens": 8, "max_tokens": 2},
+    }
+    started = time.monotonic()
+    result = api.run(
+        parse_scenario(yaml.safe_dump(data), source="t.yaml"), out_dir=tmp_path / "run"
+    )
+    assert time.monotonic() - started < 3
+    recs = records(result.run_dir)
+    assert [r.outcome for r in recs] == [Outcome.OK, Outcome.OK]
+    assert all(r.chunks == 2 and r.tokens_approx for r in recs)

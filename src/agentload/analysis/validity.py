@@ -18,6 +18,8 @@ Rules, in the order the warnings appear:
    chance variation of a Poisson schedule (~1/sqrt(n)) is not mistaken for a shortfall.
 6. ``tokens.approximate``: "token counts approximate: ...".
 7. ``cancelled > 0``: "N requests cancelled in flight when the run stopped".
+8. ``client_limit`` errors: the generator ran out of sockets or file descriptors; those
+   failures say nothing about the target.
 """
 
 from __future__ import annotations
@@ -72,6 +74,13 @@ def check(summary: Summary) -> tuple[str, ...]:
         warnings.append(
             f"{summary.cancelled} request{_s(summary.cancelled)} cancelled in flight "
             "when the run stopped"
+        )
+    client_limit = summary.errors_by_kind.get("client_limit", 0)
+    if client_limit:
+        warnings.append(
+            f"{client_limit} request{_s(client_limit)} failed because the load generator ran "
+            "out of sockets or file descriptors (raise ulimit -n or lower the in-flight cap); "
+            "they say nothing about the target"
         )
     return tuple(warnings)
 

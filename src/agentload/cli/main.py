@@ -2,7 +2,7 @@
 
 Exit codes (also in ``--help`` and the README):
   0  the run finished and every threshold passed
-  1  a threshold failed
+  1  a threshold failed, or not one request succeeded
   2  usage or configuration error (bad scenario, bad option, unreadable run directory)
   3  the run was interrupted or aborted, or a runtime error happened
 """
@@ -20,8 +20,8 @@ from agentload.cli import agent, demo, report, run, validate
 from agentload.errors import AgentloadError
 
 EXIT_CODES_HELP = (
-    "Exit codes: 0 ok; 1 a threshold failed; 2 usage or configuration error; "
-    "3 run interrupted, aborted or a runtime error."
+    "Exit codes: 0 ok; 1 a threshold failed or no request succeeded; 2 usage or "
+    "configuration error; 3 run interrupted, aborted or a runtime error."
 )
 
 app = typer.Typer(

@@ -26,7 +26,8 @@ HELP = (
     "Run the load test a scenario describes, show live progress, print the summary and "
     "write the run directory (records.jsonl, summary.json, meta.json, scenario.yaml). "
     "Ctrl-C once stops sending and lets in-flight requests finish (grace period); twice "
-    "cancels them. Exit codes: 0 ok, 1 threshold failed, 2 bad input, 3 interrupted or error."
+    "cancels them. Exit codes: 0 ok, 1 threshold failed or nothing succeeded, 2 bad input, "
+    "3 interrupted or error."
 )
 
 

@@ -13,6 +13,8 @@ from agentload.protocol.sse import SSEDecodeError
 from agentload.records.record import ErrorKind
 
 _MAX_MESSAGE = 200
+# Errors that say the load generator, not the target, ran out of something.
+_CLIENT_LIMIT_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.EADDRNOTAVAIL, errno.ENOBUFS})
 
 
 class BodyTooLarge(Exception):
@@ -43,6 +45,8 @@ def _kind(exc: BaseException, *, sent: bool) -> ErrorKind:
         return ErrorKind.PROTOCOL_ERROR
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
         return ErrorKind.CONNECT_TIMEOUT
+    if _os_errno(exc) in _CLIENT_LIMIT_ERRNOS:
+        return ErrorKind.CLIENT_LIMIT
     if isinstance(exc, aiohttp.ClientConnectorError):
         os_errno = getattr(exc.os_error, "errno", None)
         if os_errno == errno.ECONNREFUSED:
@@ -65,3 +69,11 @@ def _kind(exc: BaseException, *, sent: bool) -> ErrorKind:
     if isinstance(exc, aiohttp.ClientError):
         return ErrorKind.PROTOCOL_ERROR
     return ErrorKind.CLIENT_ERROR
+
+
+def _os_errno(exc: BaseException) -> int | None:
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return getattr(exc.os_error, "errno", None)
+    if isinstance(exc, OSError):
+        return exc.errno
+    return None

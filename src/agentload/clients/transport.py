@@ -58,7 +58,6 @@ class HttpTransport:
     async def exchange(
         self, work: Work, timing: Timing, clock: Clock, reader: ResponseReader
     ) -> CallResult:
-        session = self._session or self._open()
         loop = asyncio.get_running_loop()
         start_s = loop.time()
         timing.sent_at = clock.now_ns()
@@ -66,6 +65,7 @@ class HttpTransport:
         # headers arrive: half the cost of two nested ones on the hot path.
         deadline = asyncio.timeout_at(start_s + min(self._first_byte_s, self._total_s))
         try:
+            session = self._session or self._open()
             async with deadline:
                 response = await session.request(work.method, work.path.lstrip("/"), data=work.body)
                 timing.first_byte_at = clock.now_ns()

@@ -50,7 +50,8 @@ def _read_text(path: Path) -> str:
     try:
         if path.is_dir():
             raise ConfigError([Problem(str(path), None, "", "is a directory; give a YAML file")])
-        raw = path.read_bytes()
+        with path.open("rb") as handle:  # bounded: /dev/zero must not fill the memory
+            raw = handle.read(_MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise ConfigError([Problem(str(path), None, "", "no such file")]) from None
     except OSError as exc:
@@ -66,6 +67,7 @@ def _read_text(path: Path) -> str:
 
 
 def _parse_yaml(text: str, source: str) -> tuple[dict[str, Any], dict[Path_, int]]:
+    _reject_aliases(text, source)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
@@ -93,6 +95,25 @@ def _parse_yaml(text: str, source: str) -> tuple[dict[str, Any], dict[Path_, int
     if node is not None:
         _index_lines(node, (), lines)
     return {str(k): v for k, v in data.items()}, lines
+
+
+def _reject_aliases(text: str, source: str) -> None:
+    """Anchors and aliases can expand a small file into an enormous document (a YAML bomb)."""
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.AliasEvent):
+                raise ConfigError(
+                    [
+                        Problem(
+                            source,
+                            event.start_mark.line + 1 if event.start_mark else None,
+                            "",
+                            "YAML aliases (*name) are not supported; write the value out",
+                        )
+                    ]
+                )
+    except yaml.YAMLError:
+        return  # reported with its line by the full parse
 
 
 def _index_lines(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> None:

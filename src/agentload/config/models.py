@@ -6,9 +6,11 @@ second. Models hold configuration only; no runtime state lives here.
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -17,6 +19,7 @@ from pydantic import (
     Tag,
     model_validator,
 )
+from yarl import URL
 
 from agentload.units import parse_duration_s, parse_rate_per_s
 
@@ -34,8 +37,30 @@ class Timeouts(Strict):
     total: DurationS = Field(300.0, gt=0, description="from send to the end of the response")
 
 
+def _check_base_url(value: str) -> str:
+    try:
+        url = URL(value)
+        port = url.port  # raises for a port out of range
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{value!r} is not a URL: {exc}") from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ValueError(f"{value!r}: write it as http(s)://host[:port][/prefix]")
+    if url.user is not None or url.password is not None:
+        raise ValueError(
+            "credentials in the URL would be written to the run directory; "
+            "send them in target.headers with ${ENV_VAR}"
+        )
+    if url.query_string or url.fragment:
+        raise ValueError("no query string or fragment in base_url; put them in request.path")
+    if port is not None and not 0 < port < 65536:
+        raise ValueError(f"port {port} is out of range")
+    return value
+
+
 class Target(Strict):
-    base_url: str = Field(pattern=r"^https?://[^\s/]+", description="e.g. http://127.0.0.1:8000")
+    base_url: Annotated[str, AfterValidator(_check_base_url)] = Field(
+        description="e.g. http://127.0.0.1:8000"
+    )
     protocol: Literal["openai-chat", "http"] = "openai-chat"
     headers: dict[str, str] = Field(
         default_factory=dict, description="${ENV_VAR} is expanded when the scenario is loaded"
@@ -76,7 +101,9 @@ class OpenLoad(Strict):
     requests: int | None = Field(None, gt=0, le=100_000_000)
     max_in_flight: int = Field(1000, gt=0, le=1_000_000)
     grace: DurationS | None = Field(
-        None, ge=0, description="wait for in-flight requests at the end (default: timeouts.total)"
+        None,
+        ge=0,
+        description="wait for in-flight requests at the end (default: timeouts.total + 1s)",
     )
 
     @model_validator(mode="after")
@@ -95,7 +122,9 @@ class ClosedLoad(Strict):
     duration: DurationS | None = Field(None, gt=0)
     requests: int | None = Field(None, gt=0, le=100_000_000)
     grace: DurationS | None = Field(
-        None, ge=0, description="wait for in-flight requests at the end (default: timeouts.total)"
+        None,
+        ge=0,
+        description="wait for in-flight requests at the end (default: timeouts.total + 1s)",
     )
 
     @model_validator(mode="after")
@@ -142,13 +171,21 @@ class ChatRequest(Strict):
         return self
 
 
+def _check_json(value: Any) -> Any:
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"the body must be plain JSON ({exc}); quote dates and times") from None
+    return value
+
+
 class HttpRequest(Strict):
     """Any HTTP call; ``{{seq}}`` in the path or body is replaced by the request number."""
 
     protocol: Literal["http"] = "http"
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"] = "GET"
     path: str = Field("/", pattern=r"^/")
-    body: Any = None
+    body: Annotated[Any, AfterValidator(_check_json)] = None
     ok_status: tuple[int, ...] = Field((200, 201, 202, 204), min_length=1)
 
 

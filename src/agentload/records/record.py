@@ -31,6 +31,7 @@ class ErrorKind(StrEnum):
     PROTOCOL_ERROR = "protocol_error"  # malformed SSE, JSON, or an error object in a 200
     BODY_TOO_LARGE = "body_too_large"
     CANCELLED = "cancelled"
+    CLIENT_LIMIT = "client_limit"  # the load generator ran out of sockets or file descriptors
     CLIENT_ERROR = "client_error"  # anything else raised inside the client (a bug)
 
 

@@ -165,3 +165,8 @@ def test_warnings_end_to_end_from_records() -> None:
     assert "below" not in text  # one drop in 51 leaves the achieved rate within 5%
     assert "token counts approximate" in text
     assert len(summary.warnings) == 4
+
+
+def test_client_limit_errors_are_blamed_on_the_generator() -> None:
+    summary = dataclasses.replace(healthy(), error=3, errors_by_kind={"client_limit": 3})
+    assert any("ran out of sockets or file descriptors" in w for w in validity.check(summary))

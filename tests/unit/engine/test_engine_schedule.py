@@ -172,3 +172,70 @@ def test_stop_ends_sending_and_keeps_in_flight_results() -> None:
     assert status is RunStatus.INTERRUPTED
     assert 3 <= len(sink.records) <= 7
     assert all(r.outcome is Outcome.OK for r in sink.records)
+
+
+def test_work_cancelled_before_it_ran_still_leaves_a_record() -> None:
+    # cancel() in the same loop turn as the spawns: the tasks never start, yet every request
+    # that came due is one record.
+    clock = ManualClock()
+    client = FakeClient(clock, service_ns=lambda work: 10 * MS)
+    sink = Collect()
+    engine = Engine(
+        OpenPlan(schedule_ns=iter([0, 0, 0, 0, 0]), max_in_flight=10),
+        Builder(),
+        client,
+        clock,
+        [sink],
+        grace_s=1.0,
+    )
+
+    async def scenario() -> RunStatus:
+        task = asyncio.ensure_future(engine.run())
+        await asyncio.sleep(0)  # the driver spawns all five (they are all due at 0)
+        await asyncio.sleep(0)
+        engine.cancel()
+        return await task
+
+    assert asyncio.run(scenario()) is RunStatus.INTERRUPTED
+    assert sorted(r.seq for r in sink.records) == [0, 1, 2, 3, 4]
+    assert {r.outcome for r in sink.records} == {Outcome.CANCELLED}
+
+
+def test_cancelling_the_run_from_outside_records_everything_in_flight() -> None:
+    clock = ManualClock()
+    client = FakeClient(clock, service_ns=lambda work: 1_000 * MS)
+    sink = Collect()
+    engine = Engine(
+        OpenPlan(schedule_ns=iter(range(0, 100 * MS, 10 * MS)), max_in_flight=100),
+        Builder(),
+        client,
+        clock,
+        [sink],
+        grace_s=1.0,
+    )
+
+    async def scenario() -> None:
+        task = asyncio.ensure_future(engine.run())
+        for _ in range(35):
+            await settle()
+            clock.advance(MS)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(scenario())
+    assert len(sink.records) == engine.issued == 4
+    assert {r.outcome for r in sink.records} == {Outcome.CANCELLED}
+
+
+def test_think_time_does_not_outlast_the_run() -> None:
+    clock = ManualClock()
+    client = FakeClient(clock, service_ns=lambda work: 10 * MS)
+    sink = Collect()
+    plan = ClosedPlan(
+        users=2, think_min_s=5.0, think_max_s=5.0, duration_s=1.0, max_requests=None, seed=0
+    )
+    engine = Engine(plan, Builder(), client, clock, [sink], grace_s=1.0)
+    asyncio.run(drive(clock, engine))
+    assert len(sink.records) == 2  # one each; the next would come after the run's end
+    assert clock.now_ns() < 100 * MS
