@@ -19,6 +19,7 @@ from agentload.records.record import CallResult, ErrorKind, Outcome, Timing
 from agentload.sessions.work import Work
 
 _ERROR_BODY_PREVIEW = 4096
+_ERROR_BODY_WAIT_S = 1.0
 
 
 class ResponseReader(Protocol):
@@ -97,7 +98,13 @@ class HttpTransport:
 
 async def error_result(response: aiohttp.ClientResponse, clock: Clock, cap: int) -> CallResult:
     """A non-success status: classify it and keep the start of the body as the message."""
-    preview = await response.content.read(min(cap, _ERROR_BODY_PREVIEW))
+    try:
+        # The status is the finding; a body that stalls must not turn it into a timeout.
+        async with asyncio.timeout(_ERROR_BODY_WAIT_S):
+            preview = await response.content.read(min(cap, _ERROR_BODY_PREVIEW))
+    except (TimeoutError, aiohttp.ClientError):
+        preview = b"(body not read)"
+        response.close()
     text = preview.decode("utf-8", "replace").strip().replace("\n", " ")
     message = f"HTTP {response.status}" + (f": {text[:200]}" if text else "")
     return CallResult(
