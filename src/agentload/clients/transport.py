@@ -42,6 +42,7 @@ class HttpTransport:
             limit=self._max_connections, limit_per_host=0, ttl_dns_cache=300
         )
         timeout = aiohttp.ClientTimeout(
+            ceil_threshold=1e9,  # aiohttp would round timeouts above 5 s up to whole seconds
             total=None,
             connect=self._target.timeouts.connect,
             sock_connect=self._target.timeouts.connect,
