@@ -6,7 +6,7 @@ CONSTRAINTS := constraints.txt
 STAMP_CORE := $(VENV)/.installed-core
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck imports pytest install install-dev lock clean
+.PHONY: demo test services lint typecheck imports pytest install install-dev lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,14 @@ demo: $(STAMP_CORE)
 	$(BIN)/agentload demo
 
 ## test: install the dev extras and run lint, types, import contracts and the test suite
-test: $(STAMP_DEV) lint typecheck imports pytest
+test: $(STAMP_DEV) services lint typecheck imports pytest
+
+## services: programs the tests start themselves (a real redis-server); installed once
+services:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  echo "installing redis-server (the Redis store tests start one on loopback)"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server) >/dev/null \
+	  || { echo "could not install redis-server; install it and rerun" >&2; exit 1; }; }
 
 lint: $(STAMP_DEV)
 	$(BIN)/ruff check src tests bench
