@@ -44,6 +44,8 @@ def test_streaming_ttft_itl_and_tokens(fast_agent: str, tmp_path: Path) -> None:
         assert rec.input_tokens is not None and rec.input_tokens > 30
         assert rec.chunks == 12  # the role-only chunk is not a token
         assert len(rec.itl_ms) == 11
+        # the phases come in a final SSE comment (headers leave before they are known)
+        assert {"queue", "prefill", "decode", "total"} <= set(rec.phases_ms)
     summary = result.summary.to_dict()
     assert summary["tokens"]["output"] == 30 * 12
     assert summary["metrics"]["ttft_ms"]["p50"] < summary["metrics"]["latency_ms"]["p50"]

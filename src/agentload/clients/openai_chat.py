@@ -82,7 +82,7 @@ class OpenAIChatClient:
         cap: int,
         phases: dict[str, float],
     ) -> CallResult:
-        decoder = SSEDecoder()
+        decoder = SSEDecoder(keep_comments=True)
         size = 0
         chunks = 0
         gaps_ms: list[float] = []
@@ -118,6 +118,11 @@ class OpenAIChatClient:
         done_at = clock.now_ns()
         if saw_done:
             await _drain_briefly(response)
+        for comment in decoder.comments:
+            # A stream's headers leave before its phases are known; servers send them last.
+            name, _, value = comment.partition(" ")
+            if name.lower() == "server-timing":
+                phases.update(parse_server_timing(value))
         if not (saw_done or finished):
             raise ProtocolError("stream ended before a finish_reason or [DONE]")
         return _ok(

@@ -48,6 +48,7 @@ class SSEDecoder:
     __slots__ = (
         "_at_start",
         "_buf",
+        "_keep_comments",
         "_data",
         "_event_type",
         "_in_block",
@@ -55,11 +56,18 @@ class SSEDecoder:
         "_max_line_bytes",
         "_retry_ms",
         "_skip_lf",
+        "comments",
     )
 
-    def __init__(self, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> None:
+    def __init__(
+        self, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES, *, keep_comments: bool = False
+    ) -> None:
+        """``keep_comments``: collect comment lines (without the colon) in ``comments``
+        instead of dropping them; servers use them for metadata such as Server-Timing."""
         if max_line_bytes <= 0:
             raise ValueError("max_line_bytes must be positive")
+        self._keep_comments = keep_comments
+        self.comments: list[str] = []
         self._max_line_bytes = max_line_bytes
         self._buf = bytearray()  # the current line, not yet terminated
         self._skip_lf = False  # the last chunk ended in CR: a leading LF completes that CRLF
@@ -173,6 +181,8 @@ class SSEDecoder:
                 in_block = False
                 continue
             if line[0] == ":":
+                if self._keep_comments:
+                    self.comments.append(line[2:] if line[1:2] == " " else line[1:])
                 continue
             in_block = True
             field, colon, value = line.partition(":")

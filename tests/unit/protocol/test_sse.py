@@ -442,3 +442,13 @@ def _reference_decode(blob: bytes) -> list[SSEEvent]:
 @given(noisy_bytes)
 def test_matches_a_literal_transcription_of_the_spec(blob: bytes) -> None:
     assert decode(one_byte_at_a_time(blob)) == _reference_decode(blob)
+
+
+def test_comments_are_kept_only_when_asked() -> None:
+    stream = b": server-timing queue;dur=1.5\r\ndata: x\n\n:keep-alive\n"
+    quiet = SSEDecoder()
+    assert [e.data for e in quiet.feed(stream)] == ["x"]
+    assert quiet.comments == []
+    keeping = SSEDecoder(keep_comments=True)
+    assert [e.data for e in keeping.feed(stream)] == ["x"]
+    assert keeping.comments == ["server-timing queue;dur=1.5", "keep-alive"]
