@@ -7,7 +7,7 @@ tools → final inference → save context. Phase names are the ``Server-Timing`
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -86,7 +86,7 @@ class TurnRequest:
 
 
 class TurnRunner(Protocol):
-    def run(self, request: TurnRequest) -> AsyncIterator[TurnEvent]:
+    def run(self, request: TurnRequest) -> AsyncGenerator[TurnEvent, None]:
         """Events in order; always ends with exactly one ``Done`` or ``Failed``. Closing the
-        iterator early (client gone) releases the engine slot."""
+        generator early (``aclose``: the client went away) releases the engine slot."""
         ...
