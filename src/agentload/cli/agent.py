@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from agentload.reference_agent.settings import AgentSettings
 
 app = typer.Typer(
     help="The bundled reference agent: a calibrated LLM-agent service to test against.",
@@ -12,45 +16,91 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-
-@app.command(
-    "serve",
-    help=(
-        "Serve the reference agent: OpenAI-compatible /v1/chat/completions (streaming "
-        "and not), /healthz, /v1/models. Latency follows GPU measurements of Llama-style "
-        "models (prefill per prompt token, one decode step per output token, shared by a "
-        "continuously batched engine). Binds 127.0.0.1 unless told otherwise."
-    ),
+SERVE_HELP = (
+    "Serve the reference agent: OpenAI-compatible /v1/chat/completions (streaming, tools, "
+    "usage) and /v1/models; a session API (/v1/sessions, JSON or SSE step events); async "
+    "tasks (/v1/tasks); A2A (/.well-known/agent-card.json, /a2a) with the a2a extra; "
+    "/metrics (Prometheus), /healthz, /openapi.json. Latency follows GPU measurements of "
+    "Llama-style models (prefill per prompt token, one decode step per output token, shared "
+    "by a continuously batched engine). Settings come from --config (YAML; see "
+    "AgentSettings: profile, seed, engine, store, tools, faults) and the flags, which win. "
+    "Binds 127.0.0.1 unless told otherwise."
 )
+
+
+@app.command("serve", help=SERVE_HELP)
 def serve_command(
+    config: Path | None = typer.Option(
+        None, "--config", help="Agent settings file (YAML).", metavar="FILE"
+    ),
+    profile: str | None = typer.Option(
+        None, help="baseline (one request at a time, no batching) or optimized (default)."
+    ),
+    engine: str | None = typer.Option(None, help="sim (default) or hf (needs the hf extra)."),
+    model: str | None = typer.Option(
+        None, help="sim: calibration profile 0.9b (default) or 8b; hf: a local path or config."
+    ),
+    max_batch: int | None = typer.Option(None, help="Most sequences decoded together."),
+    max_wait_ms: float | None = typer.Option(None, help="Dynamic batching wait window (ms)."),
+    kv_budget_tokens: int | None = typer.Option(None, help="KV-cache capacity in tokens."),
+    oom_policy: str | None = typer.Option(
+        None, help="Past the KV budget: fail (503 model_oom) or preempt."
+    ),
+    speed: float | None = typer.Option(None, help="2.0 makes every step twice as fast."),
+    seed: int | None = typer.Option(None, help="Seed of generated text, tools and faults."),
+    store: str | None = typer.Option(
+        None, help="Context store: memory:// (default) or redis://host:port/db.", metavar="URL"
+    ),
     host: str = typer.Option("127.0.0.1", help="Address to bind."),
     port: int = typer.Option(8000, help="Port to bind; 0 picks a free one."),
-    model: str = typer.Option("0.9b", help="Calibration profile: 0.9b or 8b."),
-    max_batch: int = typer.Option(64, help="Most sequences decoded together in one step."),
-    speed: float = typer.Option(1.0, help="Speed factor: 2.0 makes every step twice as fast."),
-    seed: int = typer.Option(0, help="Seed of the generated text."),
     ready_file: Path | None = typer.Option(
         None, help="Write the URL here once listening (for scripts)."
     ),
+    log_level: str = typer.Option("warning", help="uvicorn's log level."),
 ) -> None:
     from agentload.errors import UsageError
-    from agentload.reference_agent.server import serve
 
-    if model not in ("0.9b", "8b"):
-        raise UsageError(f"--model {model}: choose 0.9b or 8b")
-    if not speed > 0 or speed == float("inf"):
-        raise UsageError(f"--speed {speed}: must be a positive number, e.g. 1.0 or 10")
-    if not 1 <= max_batch <= 65536:
-        raise UsageError(f"--max-batch {max_batch}: must be between 1 and 65536")
     if not 0 <= port <= 65535:
         raise UsageError(f"--port {port}: must be between 0 and 65535 (0 picks a free port)")
+    flags: dict[str, Any] = {
+        "profile": profile,
+        "seed": seed,
+        "engine.kind": engine,
+        "engine.model": model,
+        "engine.max_batch": max_batch,
+        "engine.max_wait_ms": max_wait_ms,
+        "engine.kv_budget_tokens": kv_budget_tokens,
+        "engine.oom_policy": oom_policy,
+        "engine.speed": speed,
+        "store.url": store,
+    }
+    settings = _settings(config, {key: value for key, value in flags.items() if value is not None})
+
+    from agentload.reference_agent.server import serve
 
     serve(
+        settings,
         host=host,
         port=port,
-        model=model,
-        max_batch=max_batch,
-        speed=speed,
-        seed=seed,
+        log_level=log_level,
         ready_file=str(ready_file) if ready_file else None,
     )
+
+
+def _settings(config: Path | None, overrides: dict[str, Any]) -> AgentSettings:
+    """Validated settings; every problem becomes one line of a ``UsageError`` (exit 2)."""
+    from agentload.errors import UsageError
+    from agentload.reference_agent.settings import SettingsError, load_settings
+
+    try:
+        settings = load_settings(config, **overrides)
+    except SettingsError as exc:
+        raise UsageError(str(exc)) from None
+    if settings.engine.kind == "sim":
+        from agentload.reference_agent.engine_config import EngineConfig
+
+        try:
+            EngineConfig.from_settings(settings)
+        except ValueError as exc:
+            raise UsageError(f"engine: {exc}") from None
+    return settings

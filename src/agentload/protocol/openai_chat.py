@@ -18,10 +18,41 @@ class ProtocolError(ValueError):
     """A peer sent bytes that do not follow the chat-completions wire format."""
 
 
+# Without omit_defaults: OpenAI clients expect "type" and "arguments" even at their defaults.
+class FunctionCall(msgspec.Struct):
+    """A function the model asks to call; ``arguments`` is JSON text, as OpenAI sends it."""
+
+    name: str
+    arguments: str = "{}"
+
+
+class ToolCallRef(msgspec.Struct):
+    """One entry of an assistant message's ``tool_calls``."""
+
+    id: str
+    function: FunctionCall
+    type: str = "function"
+
+
+class FunctionSpec(msgspec.Struct, omit_defaults=True):
+    name: str
+    description: str | None = None
+    parameters: dict[str, Any] | None = None  # JSON Schema of the arguments
+
+
+class ToolSpec(msgspec.Struct):
+    """One entry of a request's ``tools``."""
+
+    function: FunctionSpec
+    type: str = "function"
+
+
 class ChatMessage(msgspec.Struct, omit_defaults=True):
     role: str
     content: str | None = None
     name: str | None = None
+    tool_calls: list[ToolCallRef] | None = None  # assistant: the calls it made
+    tool_call_id: str | None = None  # role "tool": which call this result answers
 
 
 class StreamOptions(msgspec.Struct, omit_defaults=True):
@@ -37,6 +68,9 @@ class ChatCompletionRequest(msgspec.Struct, omit_defaults=True):
     stream_options: StreamOptions | None = None
     temperature: float | None = None
     seed: int | None = None
+    tools: list[ToolSpec] | None = None
+    # "none", "auto", "required", or {"type": "function", "function": {"name": ...}}
+    tool_choice: str | dict[str, Any] | None = None
 
     @property
     def output_limit(self) -> int | None:
@@ -177,13 +211,22 @@ def encode_stream_chunk(
     role: str | None = None,
     finish_reason: str | None = None,
     usage: Usage | None = None,
+    tool_calls: list[ToolCallRef] | None = None,
 ) -> bytes:
-    """The JSON payload of one ``chat.completion.chunk``; wrap it with ``sse_frame``."""
-    delta: dict[str, str] = {}
+    """The JSON payload of one ``chat.completion.chunk``; wrap it with ``sse_frame``.
+
+    ``tool_calls`` go whole in one chunk (OpenAI may spread the arguments over several
+    chunks; clients accumulate either form)."""
+    delta: dict[str, Any] = {}
     if role is not None:
         delta["role"] = role
     if content is not None:
         delta["content"] = content
+    if tool_calls:
+        delta["tool_calls"] = [
+            {"index": i, "id": c.id, "type": c.type, "function": c.function}
+            for i, c in enumerate(tool_calls)
+        ]
     choices = (
         [{"index": 0, "delta": delta, "finish_reason": finish_reason}]
         if delta or finish_reason is not None
@@ -209,20 +252,21 @@ def encode_completion(
     content: str,
     finish_reason: str,
     usage: Usage,
+    tool_calls: list[ToolCallRef] | None = None,
 ) -> bytes:
+    """A whole ``chat.completion``; with ``tool_calls``, ``content`` may be ""
+    (sent as null, as OpenAI does)."""
+    message: dict[str, Any] = {"role": "assistant", "content": content}
+    if tool_calls:
+        message["content"] = content or None
+        message["tool_calls"] = tool_calls
     return _encoder.encode(
         {
             "id": completion_id,
             "object": "chat.completion",
             "created": created,
             "model": model,
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": content},
-                    "finish_reason": finish_reason,
-                }
-            ],
+            "choices": [{"index": 0, "message": message, "finish_reason": finish_reason}],
             "usage": usage,
         }
     )

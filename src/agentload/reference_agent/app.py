@@ -1,181 +1,177 @@
-"""HTTP face of the reference agent: an OpenAI-compatible chat endpoint over an engine.
+"""The reference agent's HTTP app: every API over one engine, store and runner.
 
-Raw Starlette with pre-encoded bytes (no FastAPI validation layer) keeps the agent's own
-overhead far below the simulated model's, so what a load test measures is the engine.
+``create_app(settings)`` builds the parts the settings describe (engine, context store,
+tools, ``AgentRunner``), wires them to the routes, and starts and stops them with the app's
+lifespan. Routes live in ``routes_*.py`` and ``a2a_server.py``; the OpenAPI spec at
+``/openapi.json`` documents all of them.
 
-Every chat response carries ``Server-Timing`` (``queue``, ``prefill``, ``decode``, ``total``
-in ms); see ``responses`` for how a stream carries it.
+Middleware, outermost first: ``ObservabilityMiddleware`` (request metrics, a
+``Server-Timing`` on every response), ``FaultMiddleware`` (injected 429/5xx before any
+work), ``SerialMiddleware`` (the baseline profile's one-at-a-time lock). Periodic stalls
+run as a background task of the lifespan (``faults.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import secrets
+import contextlib
+import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from importlib import metadata
+from typing import Any
 
-import msgspec
-from starlette.applications import Starlette
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
-from agentload.clock import NS_PER_MS
-from agentload.protocol.openai_chat import (
-    ChatCompletionRequest,
-    ProtocolError,
-    decode_request,
-    encode_completion,
-    encode_error,
-)
-from agentload.reference_agent.engine import SimulatedEngine
-from agentload.reference_agent.inference import Generation, GenerationRequest, InferenceEngine
-from agentload.reference_agent.responses import (
-    ChunkWriter,
-    EngineStream,
-    server_timing,
-    sse_body,
-    usage_of,
-)
-from agentload.reference_agent.text import estimate_prompt_tokens, prompt_fingerprint
+from agentload.reference_agent import routes_chat, routes_metrics, routes_sessions, routes_tasks
+from agentload.reference_agent.agent import AgentRunner
+from agentload.reference_agent.faults import FaultInjector, FaultMiddleware
+from agentload.reference_agent.inference import InferenceEngine
+from agentload.reference_agent.jobs import JobRegistry
+from agentload.reference_agent.metrics import AgentMetrics
+from agentload.reference_agent.middleware import ObservabilityMiddleware
+from agentload.reference_agent.profiles import Serializer, SerialMiddleware
+from agentload.reference_agent.responses import error_response
+from agentload.reference_agent.schemas import CHAT_COMPONENTS
+from agentload.reference_agent.services import Services
+from agentload.reference_agent.settings import AgentSettings
+from agentload.reference_agent.store import ContextStore, open_store
+from agentload.reference_agent.tools import ToolBox
+from agentload.reference_agent.turn import TurnRunner
 
-_JSON = "application/json"
-_HEALTHY = msgspec.json.encode({"status": "ok"})
+logger = logging.getLogger(__name__)
 
 
-def create_app(engine: InferenceEngine | None = None) -> Starlette:
-    """The ASGI app; the engine starts and stops with the app's lifespan."""
-    engine = engine if engine is not None else SimulatedEngine()
-    handlers = _ChatHandlers(engine)
+def create_app(
+    settings: AgentSettings | None = None,
+    *,
+    engine: InferenceEngine | None = None,
+    store: ContextStore | None = None,
+    runner: TurnRunner | None = None,
+) -> FastAPI:
+    """The ASGI app. Parts not given are built from ``settings``; a given ``runner`` must
+    use the given (or built) engine and store. The app starts and stops them all."""
+    settings = settings if settings is not None else AgentSettings()
+    engine = engine if engine is not None else build_engine(settings)
+    store = store if store is not None else open_store(settings)
+    metrics = AgentMetrics(engine, store)
+    tools = ToolBox.from_settings(settings)
+    if runner is None:
+        runner = AgentRunner(
+            settings, engine, store, tools, on_phase=metrics.on_phase, on_tool=metrics.on_tool
+        )
+    serializer = Serializer(serial=settings.profile == "baseline")
+    faults = FaultInjector(settings.faults, settings.seed, metrics)
+    services = Services(
+        settings=settings, engine=engine, store=store, tool_names=tools.names, runner=runner,
+        metrics=metrics, faults=faults, serializer=serializer,
+        jobs=JobRegistry(runner, metrics, serializer),
+    )  # fmt: skip
+    closers: list[Callable[[], Any]] = []
 
     @asynccontextmanager
-    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await engine.start()
+        stalls = asyncio.create_task(faults.stall_loop(), name="agent-stalls")
         try:
             yield
         finally:
+            stalls.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await stalls
+            await services.jobs.aclose()
+            for close in closers:
+                await close()
             await engine.aclose()
+            await store.aclose()
 
-    app = Starlette(
-        routes=[
-            Route("/v1/chat/completions", handlers.chat, methods=["POST"]),
-            Route("/v1/models", handlers.models, methods=["GET"]),
-            Route("/healthz", _healthz, methods=["GET"]),
-        ],
-        exception_handlers={HTTPException: _http_error},
+    app = FastAPI(
+        title="agentload reference agent",
+        version=_version(),
+        description="A calibrated LLM-agent service to load-test against: OpenAI-compatible "
+        "chat, sessions, async tasks, A2A, Prometheus metrics. Every response carries "
+        "Server-Timing (store_read, queue, prefill, decode, tool, store_write, total).",
         lifespan=lifespan,
+        middleware=[
+            Middleware(ObservabilityMiddleware, metrics=metrics),
+            Middleware(FaultMiddleware, injector=faults),
+            Middleware(SerialMiddleware, serializer=serializer),
+        ],
+        exception_handlers={RequestValidationError: _invalid_body, HTTPException: _http_error},
     )
-    app.state.engine = engine  # for a later /metrics endpoint
+    app.state.services = services
+    for module in (routes_chat, routes_sessions, routes_tasks, routes_metrics):
+        app.include_router(module.router)
+    _add_components(app, CHAT_COMPONENTS)
+    handler = _mount_a2a(app, services)
+    if handler is not None:
+        closers.append(handler.aclose)
     return app
 
 
-class _ChatHandlers:
-    def __init__(self, engine: InferenceEngine) -> None:
-        self._engine = engine
-        self._models_body = msgspec.json.encode(
-            {
-                "object": "list",
-                "data": [{"id": engine.model_name, "object": "model", "created": 0,
-                          "owned_by": "agentload"}],
-            }
-        )  # fmt: skip
+def build_engine(settings: AgentSettings) -> InferenceEngine:
+    """The engine ``settings.engine.kind`` names (``hf`` needs the ``[hf]`` extra)."""
+    if settings.engine.kind == "hf":
+        from agentload.reference_agent.hf_engine import HFEngine
 
-    async def models(self, _request: Request) -> Response:
-        return Response(self._models_body, media_type=_JSON)
+        return HFEngine.from_settings(settings.engine, seed=settings.seed)
+    from agentload.reference_agent.engine import SimulatedEngine
 
-    async def chat(self, request: Request) -> Response:
-        received_ns = time.monotonic_ns()
-        try:
-            chat = _validated(decode_request(await request.body()))
-        except ProtocolError as exc:
-            return _error(400, str(exc), "invalid_request_error", received_ns)
-        seed = chat.seed if chat.seed is not None else prompt_fingerprint(chat.messages)
-        generation = self._engine.submit(
-            GenerationRequest(
-                prompt_tokens=estimate_prompt_tokens(chat.messages),
-                max_tokens=chat.output_limit,
-                seed=seed,
-            )
-        )
-        # Until a response starts, only this watcher reads the connection (a stream's
-        # response watches it itself); a client that gives up frees its batch slot.
-        watcher = asyncio.create_task(self._cancel_on_disconnect(request, generation))
-        try:
-            # Headers wait for the first token so that they can carry queue and prefill.
-            first = await generation.next_tokens()
-            if generation.error is not None:
-                return _error(503, generation.error, "server_error", received_ns)
-            meta = ChunkWriter(f"chatcmpl-{secrets.token_hex(12)}", self._engine.model_name)
-            if not chat.stream:
-                return await self._complete(generation, meta, first)
-        except BaseException:
-            self._engine.cancel(generation)
-            raise
-        finally:
-            watcher.cancel()
-            await asyncio.wait([watcher])
-        include_usage = chat.stream_options is not None and chat.stream_options.include_usage
-        return EngineStream(
-            sse_body(generation, meta, first, include_usage),
-            release=lambda: self._engine.cancel(generation),
-            headers={"Server-Timing": server_timing(generation.phases_ms())},
-        )
-
-    async def _cancel_on_disconnect(self, request: Request, generation: Generation) -> None:
-        # The body has been read, so the next ASGI message can only be the hang-up.
-        while (await request.receive())["type"] != "http.disconnect":
-            pass
-        self._engine.cancel(generation)
-
-    async def _complete(
-        self, generation: Generation, meta: ChunkWriter, first: list[str]
-    ) -> Response:
-        parts = first
-        try:
-            while tokens := await generation.next_tokens():
-                parts.extend(tokens)
-        finally:
-            self._engine.cancel(generation)
-        if generation.error is not None:
-            return _error(503, generation.error, "server_error", generation.arrived_ns)
-        body = encode_completion(
-            completion_id=meta.completion_id,
-            model=meta.model,
-            created=meta.created,
-            content="".join(parts),
-            finish_reason=generation.finish_reason,
-            usage=usage_of(generation),
-        )
-        timing = server_timing(generation.phases_ms())
-        return Response(body, media_type=_JSON, headers={"Server-Timing": timing})
+    return SimulatedEngine.from_settings(settings)
 
 
-def _validated(chat: ChatCompletionRequest) -> ChatCompletionRequest:
-    if not chat.messages:
-        raise ProtocolError("messages must not be empty")
-    limit = chat.output_limit
-    if limit is not None and limit < 1:
-        raise ProtocolError(f"max_tokens must be at least 1, got {limit}")
-    return chat
+def _mount_a2a(app: FastAPI, services: Services) -> Any:
+    try:
+        from agentload.reference_agent import a2a_server
+    except ImportError as exc:
+        if not (exc.name or "").startswith(("a2a", "sse_starlette", "google")):
+            raise  # a bug, not a missing extra
+        logger.info("A2A disabled: install agentload[a2a] (%s)", exc)
+        return None
+    return a2a_server.mount(app, services)
 
 
-def _error(status: int, message: str, error_type: str, since_ns: int) -> Response:
-    elapsed_ms = (time.monotonic_ns() - since_ns) / NS_PER_MS
-    return Response(
-        encode_error(message, error_type),
-        status_code=status,
-        media_type=_JSON,
-        headers={"Server-Timing": f"total;dur={elapsed_ms:.3f}"},
+def _add_components(app: FastAPI, components: dict[str, Any]) -> None:
+    """Schemas that routes reference by ``$ref`` outside FastAPI's own models."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = generate()
+        schema.setdefault("components", {}).setdefault("schemas", {}).update(components)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _version() -> str:
+    try:
+        return metadata.version("agentload")
+    except metadata.PackageNotFoundError:
+        return "0"
+
+
+async def _invalid_body(_request: Request, exc: Exception) -> Response:
+    """FastAPI's validation errors as one OpenAI-style 400 (clients parse ``error``)."""
+    problems = exc.errors() if isinstance(exc, RequestValidationError) else []
+    text = "; ".join(
+        f"{'.'.join(str(p) for p in err.get('loc', ()))}: {err.get('msg', 'invalid')}"
+        for err in problems
     )
-
-
-async def _healthz(_request: Request) -> Response:
-    return Response(_HEALTHY, media_type=_JSON)
+    return error_response(
+        400, text or "invalid request", "invalid_request_error", time.monotonic_ns()
+    )
 
 
 async def _http_error(_request: Request, exc: Exception) -> Response:
     status = exc.status_code if isinstance(exc, HTTPException) else 500
     detail = exc.detail if isinstance(exc, HTTPException) else "internal error"
-    return Response(encode_error(str(detail), "invalid_request_error"), status, media_type=_JSON)
+    kind = "not_found" if status == 404 else "invalid_request_error"
+    return error_response(status, str(detail), kind, time.monotonic_ns())

@@ -1,111 +1,143 @@
-"""Response bodies of the chat endpoint, built with the shared wire code.
+"""HTTP responses over a turn's events: JSON, errors, and SSE streams.
 
-A stream is ``data:`` chunks in OpenAI's order: a role-only chunk, one chunk per token, a
-chunk with ``finish_reason``, a usage-only chunk (``choices: []``) when the request set
-``stream_options.include_usage``, then ``data: [DONE]``. Its headers leave with the first
-token, so their ``Server-Timing`` holds ``queue`` and ``prefill``; the full set (adding
-``decode`` and ``total``) comes as the SSE comment ``: server-timing ...`` just before
-``[DONE]`` (standard SSE clients skip comments). If the engine stops mid-stream, the stream
-ends with an ``event: error`` carrying an OpenAI-style error object.
+A stream's headers leave with its first token or tool call (``open_turn``), so a turn that
+fails before producing anything — model OOM, a store error — is answered with its own
+status rather than a 200 whose body is an error. Until then only the HTTP layer's own view
+of the turn is known: ``Server-Timing`` carries ``store_read`` when the runner reported it,
+and the marker ``phases;desc=...``; every phase comes at the end of the stream (see
+``routes_chat`` and ``routes_sessions`` for the two encodings).
+
+A stream cut on purpose (``faults.reset_rate``) raises ``StreamCut`` from its body after
+aborting the connection; ``TurnStream`` then sends nothing more, not even the final empty
+chunk, so the client sees a truncated stream whatever the server does with the socket.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
-from starlette.responses import StreamingResponse
+import msgspec
+from starlette.responses import Response, StreamingResponse
 from starlette.types import Send
 
-from agentload.protocol.openai_chat import (
-    SSE_DONE,
-    Usage,
-    encode_error,
-    encode_stream_chunk,
-    sse_frame,
-)
-from agentload.reference_agent.inference import Generation
+from agentload.clock import NS_PER_MS
+from agentload.protocol.openai_chat import encode_error
+from agentload.reference_agent.turn import Failed, StepStarted, Token, ToolCall, TurnEvent
+from agentload.reference_agent.turns import server_timing
+
+JSON = "application/json"
+SSE = "text/event-stream"
+STREAM_MARKER = 'phases;desc="sent at the end of the stream"'
+_encoder = msgspec.json.Encoder()
 
 
-class ChunkWriter:
-    """One completion's identity (id, model, created) and the encoder of its chunks."""
-
-    __slots__ = ("completion_id", "created", "model")
-
-    def __init__(self, completion_id: str, model: str) -> None:
-        self.completion_id = completion_id
-        self.model = model
-        self.created = int(time.time())
-
-    def chunk(
-        self,
-        *,
-        content: str | None = None,
-        role: str | None = None,
-        finish_reason: str | None = None,
-        usage: Usage | None = None,
-    ) -> bytes:
-        payload = encode_stream_chunk(
-            completion_id=self.completion_id,
-            model=self.model,
-            created=self.created,
-            content=content,
-            role=role,
-            finish_reason=finish_reason,
-            usage=usage,
-        )
-        return sse_frame(payload)
+class StreamCut(Exception):
+    """The body generator aborted the connection; send nothing more."""
 
 
-async def sse_body(
-    generation: Generation, meta: ChunkWriter, first: list[str], include_usage: bool
-) -> AsyncIterator[bytes]:
-    frames = [meta.chunk(role="assistant")]
-    tokens = first
-    while tokens:
-        frames.extend(meta.chunk(content=token) for token in tokens)
-        yield b"".join(frames)
-        frames = []
-        tokens = await generation.next_tokens()
-    if generation.error is not None:
-        yield b"event: error\ndata: " + encode_error(generation.error, "server_error") + b"\n\n"
-        return
-    frames.append(meta.chunk(finish_reason=generation.finish_reason))
-    if include_usage:
-        frames.append(meta.chunk(usage=usage_of(generation)))
-    timing = server_timing(generation.phases_ms())
-    frames.append(b": server-timing " + timing.encode() + b"\n\n")
-    frames.append(SSE_DONE)
-    yield b"".join(frames)
+def json_response(
+    payload: Any, *, status: int = 200, timing: str | None = None, headers: Mapping[str, str] = {}
+) -> Response:
+    extra = dict(headers)
+    if timing:
+        extra["Server-Timing"] = timing
+    return Response(_encoder.encode(payload), status, headers=extra, media_type=JSON)
 
 
-class EngineStream(StreamingResponse):
-    """An SSE response that releases its generation however the stream ends."""
+def error_response(
+    status: int, message: str, error_type: str, since_ns: int, phases_ms: Mapping[str, float] = {}
+) -> Response:
+    """An OpenAI-style error; ``Server-Timing`` has the turn's phases, or the time taken."""
+    timing = server_timing(phases_ms) if phases_ms else ""
+    if not timing:
+        timing = f"total;dur={(time.monotonic_ns() - since_ns) / NS_PER_MS:.3f}"
+    body = encode_error(message, error_type)
+    return Response(body, status, headers={"Server-Timing": timing}, media_type=JSON)
+
+
+def failed_response(failed: Failed | None, since_ns: int) -> Response:
+    """The answer to a turn that failed (None: one that ended without saying how)."""
+    if failed is None:
+        return error_response(500, "the turn ended without an answer", "server_error", since_ns)
+    return error_response(failed.status, failed.message, failed.kind, since_ns, failed.phases_ms)
+
+
+def sse_event(name: str, payload: Any) -> bytes:
+    return b"event: " + name.encode() + b"\ndata: " + _encoder.encode(payload) + b"\n\n"
+
+
+def timing_comment(phases_ms: Mapping[str, float]) -> bytes:
+    """The phases as an SSE comment: standard clients skip it, agentload reads it."""
+    return b": server-timing " + server_timing(phases_ms).encode() + b"\n\n"
+
+
+@dataclass(slots=True)
+class OpenedTurn:
+    """A turn pulled up to its first output: the events so far and the rest."""
+
+    pending: list[TurnEvent]
+    rest: AsyncIterator[TurnEvent]
+    early_phases_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> Failed | None:
+        last = self.pending[-1] if self.pending else None
+        return last if isinstance(last, Failed) else None
+
+    async def all(self) -> AsyncIterator[TurnEvent]:
+        for event in self.pending:
+            yield event
+        async for event in self.rest:
+            yield event
+
+    def stream_timing(self) -> str:
+        known = server_timing(self.early_phases_ms)
+        return f"{known}, {STREAM_MARKER}" if known else STREAM_MARKER
+
+
+async def open_turn(events: AsyncIterator[TurnEvent]) -> OpenedTurn:
+    """Pull events until the first token, tool call or end of the turn."""
+    opened = OpenedTurn([], events)
+    step_at: tuple[str, int] | None = None
+    async for event in events:
+        opened.pending.append(event)
+        if isinstance(event, StepStarted):
+            now = time.monotonic_ns()
+            if step_at is not None and step_at[0] == "store_read":
+                opened.early_phases_ms["store_read"] = (now - step_at[1]) / NS_PER_MS
+            step_at = (event.step, now)
+        elif isinstance(event, Token | ToolCall) or event.type in ("done", "failed"):
+            break
+    return opened
+
+
+class TurnStream(StreamingResponse):
+    """An SSE response that closes its turn however the stream ends."""
 
     def __init__(
         self,
         content: AsyncIterator[bytes],
         *,
-        release: Callable[[], None],
+        on_close: Callable[[], Awaitable[None]],
         headers: Mapping[str, str],
     ) -> None:
-        headers = {"Cache-Control": "no-cache", **headers}
-        super().__init__(content, media_type="text/event-stream", headers=headers)
-        self._release = release
+        super().__init__(content, media_type=SSE, headers={"Cache-Control": "no-cache", **headers})
+        self._on_close = on_close
 
     async def stream_response(self, send: Send) -> None:
         try:
-            await super().stream_response(send)
+            await send(
+                {"type": "http.response.start", "status": self.status_code,
+                 "headers": self.raw_headers}
+            )  # fmt: skip
+            try:
+                async for chunk in self.body_iterator:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            except StreamCut:
+                return
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
-            self._release()  # a client that hung up must not keep a batch slot
-
-
-def usage_of(generation: Generation) -> Usage:
-    prompt, completion = generation.prompt_tokens, generation.generated
-    return Usage(
-        prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion
-    )
-
-
-def server_timing(phases_ms: Mapping[str, float]) -> str:
-    return ", ".join(f"{name};dur={ms:.3f}" for name, ms in phases_ms.items())
+            await self._on_close()  # a client that hung up must not keep a batch slot

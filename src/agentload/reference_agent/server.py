@@ -7,6 +7,9 @@ SIGINT/SIGTERM shut down gracefully (uvicorn's handlers): new connections are re
 answers in flight get a few seconds to finish, then the engine stops and any stream still
 open ends with an SSE ``error`` event rather than a cut connection. Afterwards uvicorn
 re-raises the signal, so the process ends the way that signal normally ends it.
+
+Each connection's transport is put in the ASGI scope (``faults.TRANSPORT_EXTENSION``), so
+an injected connection reset can really reset the TCP connection mid-stream.
 """
 
 from __future__ import annotations
@@ -15,11 +18,16 @@ import asyncio
 import os
 import socket
 import sys
+from typing import Any
 
 import uvicorn
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from agentload.reference_agent.app import create_app
-from agentload.reference_agent.engine import EngineConfig, SimulatedEngine
+from agentload.reference_agent.faults import TRANSPORT_EXTENSION
+from agentload.reference_agent.inference import InferenceEngine
+from agentload.reference_agent.services import Services
+from agentload.reference_agent.settings import AgentSettings
 
 LISTENING_PREFIX = "agentload agent listening on "
 # Answers in flight at shutdown get this long to finish before the engine stops them.
@@ -27,20 +35,17 @@ _DRAIN_S = 5.0
 
 
 def serve(
+    settings: AgentSettings | None = None,
     *,
     host: str = "127.0.0.1",
     port: int = 8000,
-    model: str = "0.9b",
-    max_batch: int = 64,
-    speed: float = 1.0,
-    seed: int = 0,
     log_level: str = "warning",
     ready_file: str | None = None,
 ) -> None:
     """Serve until interrupted; ``port=0`` binds a free port (see the announced URL)."""
-    engine_config = EngineConfig(model=model, max_batch=max_batch, speed=speed, seed=seed)
-    engine = SimulatedEngine(engine_config)
-    app = create_app(engine)
+    app = create_app(settings)
+    services = app.state.services
+    assert isinstance(services, Services)
     # Binding here, not in uvicorn, gives exactly one socket even when a host name resolves
     # to several addresses, so the announced port is the only one.
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -50,14 +55,14 @@ def serve(
         host=host,
         port=port,
         loop="auto",  # uvloop when installed
-        http="auto",  # httptools when installed
+        http=_transport_aware_protocol(),  # httptools when installed
         lifespan="on",
         log_level=log_level,
         access_log=False,
         timeout_graceful_shutdown=int(_DRAIN_S) + 2,  # a backstop; the drain ends first
     )
     url = listening_url(host, sock.getsockname()[1])
-    server = _AgentServer(config, url=url, engine=engine, ready_file=ready_file)
+    server = _AgentServer(config, url=url, engine=services.engine, ready_file=ready_file)
     try:
         server.run(sockets=[sock])
     finally:
@@ -68,13 +73,39 @@ def listening_url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
+def _transport_aware_protocol() -> type[asyncio.Protocol]:
+    """uvicorn's HTTP protocol, with each connection's transport added to its scopes."""
+    from uvicorn.protocols.http.auto import AutoHTTPProtocol
+
+    base: Any = AutoHTTPProtocol  # httptools, or h11 without it; both keep ``self.app``
+
+    class TransportAwareProtocol(base):  # type: ignore[misc]
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            super().connection_made(transport)
+            self.app: ASGIApp = _with_transport(self.app, transport)
+
+    return TransportAwareProtocol
+
+
+def _with_transport(app: ASGIApp, transport: asyncio.BaseTransport) -> ASGIApp:
+    async def with_transport(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope["extensions"] = {
+                **(scope.get("extensions") or {}),
+                TRANSPORT_EXTENSION: transport,
+            }
+        await app(scope, receive, send)
+
+    return with_transport
+
+
 class _AgentServer(uvicorn.Server):
     def __init__(
         self,
         config: uvicorn.Config,
         *,
         url: str,
-        engine: SimulatedEngine,
+        engine: InferenceEngine,
         ready_file: str | None,
     ) -> None:
         super().__init__(config)
