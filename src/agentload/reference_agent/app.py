@@ -120,7 +120,7 @@ def build_engine(settings: AgentSettings) -> InferenceEngine:
     if settings.engine.kind == "hf":
         from agentload.reference_agent.hf_engine import HFEngine
 
-        return HFEngine.from_settings(settings.engine, seed=settings.seed)
+        return HFEngine.from_settings(settings)  # whole settings: profile, sigma, oom_rate apply
     from agentload.reference_agent.engine import SimulatedEngine
 
     return SimulatedEngine.from_settings(settings)
