@@ -111,7 +111,8 @@ class GammaArrivals:
 
 
 def arrival_process(kind: str, rate_per_s: float, burstiness: float = 1.0) -> ArrivalProcess:
-    """Build a process by name: "constant", "poisson" or "gamma"."""
+    """Build a process by name: "constant", "poisson" or "gamma". Every other kind (cox,
+    load profiles, trace replay) is built from plain values by ``arrivals_from_spec``."""
     # A burstiness that would be silently ignored is almost surely a mistaken kind.
     if kind != "gamma" and burstiness != 1.0:
         raise ValueError(f"burstiness applies only to kind 'gamma', not {kind!r}")
