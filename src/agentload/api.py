@@ -34,7 +34,7 @@ from agentload.metrics.window import RollingWindow
 from agentload.records.record import RequestRecord
 from agentload.records.rundir import SUMMARY_FILE, RecordReadStats, RunDir, write_json_atomic
 from agentload.sessions import builder_for
-from agentload.traffic import arrival_process, schedule_ns
+from agentload.traffic import arrival_process, arrivals_from_spec, natural_bounds, schedule_ns
 
 _TICK_S = 0.25
 
@@ -81,6 +81,7 @@ def grace_s(scenario: Scenario) -> float:
 
 
 def target_rate(scenario: Scenario) -> float | None:
+    """The scenario's single target rate, when it has one (not for profiles or traces)."""
     return scenario.load.rate if isinstance(scenario.load, OpenLoad) else None
 
 
@@ -204,12 +205,17 @@ async def _tick(
 def _plan(scenario: Scenario) -> OpenPlan | ClosedPlan:
     load = scenario.load
     if isinstance(load, OpenLoad):
-        process = arrival_process(load.arrival, load.rate)
+        if isinstance(load.arrival, str):
+            assert load.rate is not None  # the model requires it for a named arrival
+            process = arrival_process(load.arrival, load.rate, load.burstiness)
+        else:
+            process = arrivals_from_spec(load.arrival)
+        natural_duration_s, natural_count = natural_bounds(process)
+        duration_s = load.duration if load.duration is not None else natural_duration_s
+        count = load.requests if load.requests is not None else natural_count
         rng = np.random.default_rng(scenario.seed)
         return OpenPlan(
-            schedule_ns=schedule_ns(
-                process, rng, duration_s=load.duration, max_count=load.requests
-            ),
+            schedule_ns=schedule_ns(process, rng, duration_s=duration_s, max_count=count),
             max_in_flight=load.max_in_flight,
         )
     return ClosedPlan(

@@ -78,7 +78,10 @@ def test_bad_scenario_exits_2_with_file_line_and_field(tmp_path: Path) -> None:
         assert proc.returncode == 2
         assert_no_traceback(proc)
         lines = proc.stderr.strip().splitlines()
-        assert f"error: {bad}:4: load.arrival: input should be 'constant' or 'poisson'" in lines
+        assert any(
+            line.startswith(f"error: {bad}:4: load.arrival: input should be 'constant'")
+            for line in lines
+        )
         assert any(
             line.startswith(f"error: {bad}:9: request.colour: unknown field") for line in lines
         )

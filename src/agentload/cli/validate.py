@@ -23,19 +23,20 @@ def validate_command(
     loaded = load_scenario(scenario, overrides=set_ or ())
     load = loaded.load
     if load.model == "open":
-        shape = (
-            f"open {load.arrival} arrivals at {load.rate:g}/s, in-flight cap {load.max_in_flight}"
+        arrival = (
+            f"{load.arrival} arrivals at {load.rate:g}/s"
+            if isinstance(load.arrival, str) and load.rate is not None
+            else f"{load.arrival.get('kind') if isinstance(load.arrival, dict) else load.arrival}"
+            " arrivals"
         )
+        shape = f"open model, {arrival}, in-flight cap {load.max_in_flight}"
     else:
         shape = f"closed model, {load.users} users"
-    bound = " and ".join(
-        part
-        for part in (
-            f"{load.duration:g}s" if load.duration is not None else "",
-            f"{load.requests} requests" if load.requests is not None else "",
-        )
-        if part
-    )
+    bounds = [
+        f"{load.duration:g}s" if load.duration is not None else "",
+        f"{load.requests} requests" if load.requests is not None else "",
+    ]
+    bound = " and ".join(b for b in bounds if b) or "as long as the arrival profile or trace"
     typer.echo(
         f"{scenario}: ok — {loaded.name}: {loaded.target.protocol} to {loaded.target.base_url}, "
         f"{shape}, for {bound}"

@@ -29,10 +29,15 @@ def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
     """Read, override (``path.to.field=value``), expand ``${ENV}`` in headers, validate."""
     source = str(path)
     text = _read_text(Path(path))
-    return parse_scenario(text, source=source, overrides=overrides)
+    return parse_scenario(
+        text, source=source, overrides=overrides, base_dir=Path(path).resolve().parent
+    )
 
 
-def parse_scenario(text: str, *, source: str, overrides: Sequence[str] = ()) -> Scenario:
+def parse_scenario(
+    text: str, *, source: str, overrides: Sequence[str] = (), base_dir: Path | None = None
+) -> Scenario:
+    """``base_dir``: where relative file paths in the scenario (a trace) are resolved."""
     data, lines = _parse_yaml(text, source)
     overridden: dict[Path_, str] = {}
     for override in overrides:
@@ -40,6 +45,8 @@ def parse_scenario(text: str, *, source: str, overrides: Sequence[str] = ()) -> 
         key = override.partition("=")[0].strip()
         overridden[tuple(key.split("."))] = override
     data = _expand_env(data, source, lines)
+    if base_dir is not None:
+        data = _resolve_trace_path(data, base_dir)
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
@@ -149,6 +156,19 @@ def _apply_override(data: dict[str, Any], override: str) -> dict[str, Any]:
         node = child
     node[parts[-1]] = value
     return root
+
+
+def _resolve_trace_path(data: dict[str, Any], base_dir: Path) -> dict[str, Any]:
+    load = data.get("load")
+    arrival = load.get("arrival") if isinstance(load, dict) else None
+    if not isinstance(arrival, dict) or arrival.get("kind") != "trace":
+        return data
+    path = arrival.get("path")
+    if not isinstance(path, str) or Path(path).is_absolute():
+        return data
+    arrival = {**arrival, "path": str(base_dir / path)}
+    assert isinstance(load, dict)
+    return {**data, "load": {**load, "arrival": arrival}}
 
 
 def _expand_env(data: dict[str, Any], source: str, lines: dict[Path_, int]) -> dict[str, Any]:

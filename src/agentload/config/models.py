@@ -21,6 +21,7 @@ from pydantic import (
 )
 from yarl import URL
 
+from agentload.traffic import arrivals_from_spec, natural_bounds
 from agentload.units import parse_duration_s, parse_rate_per_s
 
 DurationS = Annotated[float, BeforeValidator(parse_duration_s)]
@@ -91,12 +92,33 @@ class ThinkTime(Strict):
         return self
 
 
+_NAMED_ARRIVALS = ("constant", "poisson", "gamma")
+
+
+def _arrival_name(value: Any) -> Any:
+    # One clear message instead of one per branch of the union.
+    if isinstance(value, dict) or value in _NAMED_ARRIVALS:
+        return value
+    raise ValueError(
+        "input should be 'constant', 'poisson' or 'gamma' (with rate), or a mapping with a "
+        "kind: cox, profile, ramp, step, spike, sine, hold or trace"
+    )
+
+
 class OpenLoad(Strict):
-    """Open model: requests arrive on a schedule, whatever the target answers."""
+    """Open model: requests arrive on a schedule, whatever the target answers.
+
+    ``arrival`` is a name (constant, poisson, gamma) used with ``rate``, or a mapping with a
+    ``kind`` for the other processes (cox, profile, ramp, step, spike, sine, hold, trace):
+    see ``agentload.traffic.spec``. A profile or a trace bounds the run by itself.
+    """
 
     model: Literal["open"] = "open"
-    arrival: Literal["constant", "poisson"] = "poisson"
-    rate: RatePerS = Field(gt=0, description="mean arrivals per second, e.g. 20/s")
+    arrival: Annotated[
+        Literal["constant", "poisson", "gamma"] | dict[str, Any], BeforeValidator(_arrival_name)
+    ] = "poisson"
+    rate: RatePerS | None = Field(None, gt=0, description="mean arrivals per second, e.g. 20/s")
+    burstiness: float = Field(1.0, gt=0, le=1000, description="gamma shape: <1 burstier")
     duration: DurationS | None = Field(None, gt=0)
     requests: int | None = Field(None, gt=0, le=100_000_000)
     max_in_flight: int = Field(1000, gt=0, le=1_000_000)
@@ -108,7 +130,21 @@ class OpenLoad(Strict):
 
     @model_validator(mode="after")
     def _bounded(self) -> OpenLoad:
-        if self.duration is None and self.requests is None:
+        if isinstance(self.arrival, str):
+            if self.rate is None:
+                raise ValueError(f"a {self.arrival} arrival needs a rate, e.g. rate: 20/s")
+            if self.burstiness != 1.0 and self.arrival != "gamma":
+                raise ValueError("burstiness applies to arrival: gamma only")
+            self_bounded = False
+        else:
+            if self.rate is not None:
+                raise ValueError("give the rate inside arrival: {kind: ..., ...}, not beside it")
+            try:
+                process = arrivals_from_spec(self.arrival)
+            except ValueError as exc:
+                raise ValueError(f"arrival: {exc}") from None
+            self_bounded = natural_bounds(process) != (None, None)
+        if self.duration is None and self.requests is None and not self_bounded:
             raise ValueError("give a duration (e.g. 30s) or a number of requests, or both")
         return self
 

@@ -15,7 +15,12 @@ from agentload.traffic.arrivals import (
 from agentload.traffic.cox import CoxArrivals
 from agentload.traffic.profiles import SPACINGS, ProfileArrivals, RateProfile
 from agentload.traffic.segments import Hold, Ramp, Segment, Sine, spike, step
-from agentload.traffic.spec import ARRIVAL_SPEC_KINDS, SEGMENT_KINDS, arrivals_from_spec
+from agentload.traffic.spec import (
+    ARRIVAL_SPEC_KINDS,
+    SEGMENT_KINDS,
+    arrivals_from_spec,
+    natural_bounds,
+)
 from agentload.traffic.trace import TIME_UNITS, TraceReplay
 from agentload.traffic.trace_files import TRACE_FORMATS, TraceFormatError
 
@@ -41,6 +46,7 @@ __all__ = [
     "TraceReplay",
     "arrival_process",
     "arrivals_from_spec",
+    "natural_bounds",
     "schedule_ns",
     "spike",
     "step",

@@ -216,3 +216,13 @@ def _mapping(value: object, where: str) -> Spec:
     if not isinstance(value, Mapping):
         raise _KeyProblem(f"{where}: expected a mapping with a kind, got {value!r}")
     return value
+
+
+def natural_bounds(process: ArrivalProcess) -> tuple[float | None, int | None]:
+    """Where a process ends by itself: a profile after its duration, a trace after its last
+    row; ``(None, None)`` for the endless ones, which need a duration or a request count."""
+    if isinstance(process, ProfileArrivals):
+        return process.profile.duration_s, None
+    if isinstance(process, TraceReplay):
+        return None, len(process)
+    return None, None

@@ -61,7 +61,8 @@ def test_each_mistake_is_one_line_with_line_field_and_what_is_allowed(
         "max_tokens: 16", "max_tokens: -1\n  temperature: 2"
     )
     assert problems(text) == [
-        "s.yaml:8: load.arrival: input should be 'constant' or 'poisson'",
+        "s.yaml:8: load.arrival: input should be 'constant', 'poisson' or 'gamma' (with rate), "
+        "or a mapping with a kind: cox, profile, ramp, step, spike, sine, hold or trace",
         "s.yaml:13: request.max_tokens: input should be greater than 0",
         "s.yaml:14: request.temperature: unknown field; allowed here: protocol, path, model, "
         "messages, prompt_tokens, max_tokens, stream, extra_body",
