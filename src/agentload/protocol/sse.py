@@ -48,10 +48,10 @@ class SSEDecoder:
     __slots__ = (
         "_at_start",
         "_buf",
-        "_keep_comments",
         "_data",
         "_event_type",
         "_in_block",
+        "_keep_comments",
         "_last_event_id",
         "_max_line_bytes",
         "_retry_ms",
