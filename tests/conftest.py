@@ -89,6 +89,7 @@ def app_server() -> Iterator[Callable[[web.Application], str]]:
 @contextmanager
 def running_reference_agent(tmp_dir: Path, *args: str) -> Iterator[str]:
     """The real reference agent in a subprocess on a free loopback port; yields its URL."""
+    tmp_dir.mkdir(parents=True, exist_ok=True)
     ready = tmp_dir / "agent-ready"
     proc = subprocess.Popen(
         [
