@@ -11,12 +11,12 @@ from typing import Any
 
 import yaml
 from aiohttp import web
-from tests.conftest import free_port
 
 from agentload import api
 from agentload.config import Scenario, parse_scenario
 from agentload.records.record import ErrorKind, Outcome, RequestRecord
 from agentload.records.rundir import RunDir
+from tests.conftest import free_port
 
 
 def scenario(

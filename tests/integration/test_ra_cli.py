@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from tests.conftest import running_reference_agent
 
 pytestmark = pytest.mark.timeout(60)

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+
 from tests.conftest import running_reference_agent
 
 pytestmark = pytest.mark.timeout(90)

@@ -17,7 +17,6 @@ from typing import TypeVar
 import msgspec
 import pytest
 import redis
-from tests.conftest import free_port
 
 from agentload.protocol.openai_chat import ChatMessage
 from agentload.reference_agent.agent import AgentRunner
@@ -28,6 +27,7 @@ from agentload.reference_agent.store import SessionContext, StoreError, open_sto
 from agentload.reference_agent.store_redis import RedisStore
 from agentload.reference_agent.tools import ToolBox
 from agentload.reference_agent.turn import Done, Failed, Token, TurnEvent, TurnRequest
+from tests.conftest import free_port
 
 pytestmark = pytest.mark.timeout(60)
 T = TypeVar("T")

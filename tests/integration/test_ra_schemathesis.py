@@ -17,9 +17,9 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
-from tests.conftest import running_reference_agent
 
 from agentload.reference_agent.app import create_app
+from tests.conftest import running_reference_agent
 
 pytestmark = pytest.mark.timeout(120)
 
