@@ -26,8 +26,8 @@ from agentload import __version__
 from agentload.analysis.summary import Summary, build_summary
 from agentload.clients import client_for
 from agentload.clock import NS_PER_S, MonotonicClock
-from agentload.config.models import ClosedLoad, OpenLoad, Scenario
-from agentload.engine import ClosedPlan, Engine, OpenPlan, RunStatus, on_interrupt
+from agentload.config.models import ClosedLoad, OpenLoad, Scenario, SessionLoad, TurnCount
+from agentload.engine import ClosedPlan, Engine, OpenPlan, RunStatus, SessionPlan, on_interrupt
 from agentload.errors import RunDirError
 from agentload.metrics.aggregate import RunAggregator
 from agentload.metrics.window import RollingWindow
@@ -73,6 +73,12 @@ def default_run_dir(scenario: Scenario, base: Path = Path("runs")) -> Path:
     return candidate
 
 
+def max_connections(scenario: Scenario) -> int:
+    """At most one connection per request in flight: the cap, the users or the sessions."""
+    load = scenario.load
+    return load.users if isinstance(load, ClosedLoad) else load.max_in_flight
+
+
 def grace_s(scenario: Scenario) -> float:
     """How long in-flight requests may finish at the end. By default a little longer than the
     total timeout, so that every request ends by its own timeout rather than being cut off."""
@@ -81,7 +87,8 @@ def grace_s(scenario: Scenario) -> float:
 
 
 def target_rate(scenario: Scenario) -> float | None:
-    """The scenario's single target rate, when it has one (not for profiles or traces)."""
+    """The scenario's single target request rate, when it has one (not for profiles, traces
+    or sessions, whose request rate follows from the answers)."""
     return scenario.load.rate if isinstance(scenario.load, OpenLoad) else None
 
 
@@ -94,8 +101,7 @@ def run(
 ) -> RunResult:
     """Run a scenario to the end (or until interrupted) and write its run directory."""
     run_dir = RunDir.create(out_dir or default_run_dir(scenario))
-    load = scenario.load
-    raise_open_files_limit(load.max_in_flight if isinstance(load, OpenLoad) else load.users)
+    raise_open_files_limit(max_connections(scenario))
     with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
         return runner.run(_run(scenario, run_dir, progress, handle_signals))
 
@@ -111,8 +117,7 @@ async def _run(
     aggregator = RunAggregator()
     window = RollingWindow()
     load = scenario.load
-    max_connections = load.max_in_flight if isinstance(load, OpenLoad) else load.users
-    client = client_for(scenario, max_connections=max_connections)
+    client = client_for(scenario, max_connections=max_connections(scenario))
     engine = Engine(
         _plan(scenario),
         builder_for(scenario.request, scenario.seed),
@@ -176,7 +181,7 @@ async def _tick(
     window: RollingWindow,
     totals: RunAggregator,
     progress: Progress | None,
-    load: OpenLoad | ClosedLoad,
+    load: OpenLoad | ClosedLoad | SessionLoad,
 ) -> None:
     """Flush records at least once a second and feed the live view."""
     while True:
@@ -202,8 +207,23 @@ async def _tick(
                 progress = None
 
 
-def _plan(scenario: Scenario) -> OpenPlan | ClosedPlan:
+def _plan(scenario: Scenario) -> OpenPlan | ClosedPlan | SessionPlan:
     load = scenario.load
+    if isinstance(load, SessionLoad):
+        return SessionPlan(
+            schedule_ns=schedule_ns(
+                arrival_process(load.arrival, load.rate),
+                np.random.default_rng(scenario.seed),
+                duration_s=load.duration,
+                max_count=load.sessions,
+            ),
+            max_sessions=load.max_in_flight,
+            turns=_turn_sampler(load.turns),
+            think_min_s=load.think_time.min,
+            think_max_s=load.think_time.max,
+            end_ns=None if load.duration is None else int(load.duration * NS_PER_S),
+            seed=scenario.seed,
+        )
     if isinstance(load, OpenLoad):
         if isinstance(load.arrival, str):
             assert load.rate is not None  # the model requires it for a named arrival
@@ -226,6 +246,14 @@ def _plan(scenario: Scenario) -> OpenPlan | ClosedPlan:
         max_requests=load.requests,
         seed=scenario.seed,
     )
+
+
+def _turn_sampler(turns: TurnCount) -> Callable[[np.random.Generator], int]:
+    def sample(rng: np.random.Generator) -> int:
+        drawn = turns.median * float(np.exp(turns.sigma * rng.standard_normal()))
+        return int(min(turns.max, max(turns.min, round(drawn))))
+
+    return sample
 
 
 def _meta(scenario: Scenario, wall_start_s: float) -> dict[str, Any]:

@@ -30,12 +30,21 @@ def validate_command(
             " arrivals"
         )
         shape = f"open model, {arrival}, in-flight cap {load.max_in_flight}"
+    elif load.model == "sessions":
+        shape = (
+            f"sessions arriving ({load.arrival}) at {load.rate:g}/s, "
+            f"median {load.turns.median:g} turns, at most {load.max_in_flight} at once"
+        )
     else:
         shape = f"closed model, {load.users} users"
-    bounds = [
-        f"{load.duration:g}s" if load.duration is not None else "",
-        f"{load.requests} requests" if load.requests is not None else "",
-    ]
+    count = (
+        f"{load.sessions} sessions"
+        if load.model == "sessions" and load.sessions is not None
+        else f"{load.requests} requests"
+        if load.model != "sessions" and load.requests is not None
+        else ""
+    )
+    bounds = [f"{load.duration:g}s" if load.duration is not None else "", count]
     bound = " and ".join(b for b in bounds if b) or "as long as the arrival profile or trace"
     typer.echo(
         f"{scenario}: ok — {loaded.name}: {loaded.target.protocol} to {loaded.target.base_url}, "

@@ -16,6 +16,7 @@ from agentload.clients.transport import HttpTransport, error_result, read_capped
 from agentload.clock import Clock
 from agentload.config.models import Target
 from agentload.protocol.openai_chat import (
+    ChatMessage,
     ProtocolError,
     Usage,
     parse_completion,
@@ -51,6 +52,7 @@ class OpenAIChatClient:
         body = await read_capped(response, cap)
         done_at = clock.now_ns()
         info = parse_completion(body)
+        _remember_answer(work, info.content)
         # No TTFT for a non-streamed answer: its first token arrives with its last.
         if info.usage is None and info.content:
             return _ok(
@@ -90,6 +92,7 @@ class OpenAIChatClient:
         usage: Usage | None = None
         finished = False
         saw_done = False
+        answer: list[str] | None = [] if work.session is not None else None
         async for data in response.content.iter_any():
             now = clock.now_ns()
             size += len(data)
@@ -107,6 +110,8 @@ class OpenAIChatClient:
                 if info.finish_reason is not None:
                     finished = True
                 if info.content:
+                    if answer is not None:
+                        answer.append(info.content)
                     chunks += 1
                     if last_token_at is None:
                         timing.first_token_at = now
@@ -125,6 +130,8 @@ class OpenAIChatClient:
                 phases.update(parse_server_timing(value))
         if not (saw_done or finished):
             raise ProtocolError("stream ended before a finish_reason or [DONE]")
+        if answer is not None:
+            _remember_answer(work, "".join(answer))
         return _ok(
             work,
             done_at,
@@ -134,6 +141,12 @@ class OpenAIChatClient:
             phases=phases,
             status=response.status,
         )
+
+
+def _remember_answer(work: Work, content: str) -> None:
+    """A session's next turn sends the conversation so far, this answer included."""
+    if work.session is not None:
+        work.session.history.append(ChatMessage(role="assistant", content=content))
 
 
 async def _drain_briefly(response: aiohttp.ClientResponse) -> None:

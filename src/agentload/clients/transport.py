@@ -107,11 +107,14 @@ async def error_result(response: aiohttp.ClientResponse, clock: Clock, cap: int)
         preview = b"(body not read)"
         response.close()
     text = preview.decode("utf-8", "replace").strip().replace("\n", " ")
+    kind = classify_status(response.status)
+    if b"model_oom" in preview:  # {"error": {"type": "model_oom"}}: the reference agent, vLLM-like
+        kind = ErrorKind.MODEL_OOM
     message = f"HTTP {response.status}" + (f": {text[:200]}" if text else "")
     return CallResult(
         done_at=clock.now_ns(),
         outcome=Outcome.ERROR,
-        error_kind=classify_status(response.status),
+        error_kind=kind,
         error_message=message,
         http_status=response.status,
     )

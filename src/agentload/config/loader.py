@@ -16,7 +16,13 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from agentload.config.models import Scenario
+from agentload.config.models import (
+    AgentSessionRequest,
+    ClosedLoad,
+    HttpRequest,
+    Scenario,
+    SessionLoad,
+)
 from agentload.errors import ConfigError, Problem
 
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -252,7 +258,10 @@ def _user_path(loc: Iterable[int | str], data: Any) -> Path_:
 
 
 def _is_tag(part: str) -> bool:
-    return part in {"open", "closed", "openai-chat", "http"} or "[" in part
+    return (
+        part in {"open", "closed", "sessions", "openai-chat", "http", "agent-session"}
+        or "[" in part
+    )
 
 
 def _message(error: Any, path: Path_, data: Mapping[str, Any]) -> str:
@@ -273,21 +282,32 @@ def _message(error: Any, path: Path_, data: Mapping[str, Any]) -> str:
     return message[0].lower() + message[1:] if message else message
 
 
+_LOAD_MODELS: dict[str, type[BaseModel]] = {
+    "closed": ClosedLoad,
+    "sessions": SessionLoad,
+}
+_REQUEST_MODELS: dict[str, type[BaseModel]] = {
+    "http": HttpRequest,
+    "agent-session": AgentSessionRequest,
+}
+
+
 def _allowed_fields(path: Path_, data: Mapping[str, Any]) -> list[str]:
     """The field names a mapping at ``path`` may hold, for 'unknown field' hints."""
     from agentload.config import models
 
     load = data.get("load")
-    closed = isinstance(load, dict) and load.get("model") == "closed"
+    load_model = load.get("model", "open") if isinstance(load, dict) else "open"
     request = data.get("request")
-    is_http = isinstance(request, dict) and request.get("protocol") == "http"
+    request_protocol = request.get("protocol") if isinstance(request, dict) else None
     by_top: dict[str, list[type[BaseModel]]] = {
         "": [models.Scenario],
         "target": [models.Target],
         "target.timeouts": [models.Timeouts],
-        "load": [models.ClosedLoad if closed else models.OpenLoad],
+        "load": [_LOAD_MODELS.get(str(load_model), models.OpenLoad)],
+        "load.turns": [models.TurnCount],
         "load.think_time": [models.ThinkTime],
-        "request": [models.HttpRequest if is_http else models.ChatRequest],
+        "request": [_REQUEST_MODELS.get(str(request_protocol), models.ChatRequest)],
     }
     dotted = ".".join(str(p) for p in path if not isinstance(p, int))
     if dotted.startswith("request.messages"):

@@ -21,6 +21,7 @@ from pydantic import (
 )
 from yarl import URL
 
+from agentload.config.thresholds import Targets, Thresholds
 from agentload.traffic import arrivals_from_spec, natural_bounds
 from agentload.units import parse_duration_s, parse_rate_per_s
 
@@ -62,7 +63,7 @@ class Target(Strict):
     base_url: Annotated[str, AfterValidator(_check_base_url)] = Field(
         description="e.g. http://127.0.0.1:8000"
     )
-    protocol: Literal["openai-chat", "http"] = "openai-chat"
+    protocol: Literal["openai-chat", "http", "agent-session"] = "openai-chat"
     headers: dict[str, str] = Field(
         default_factory=dict, description="${ENV_VAR} is expanded when the scenario is loaded"
     )
@@ -170,6 +171,54 @@ class ClosedLoad(Strict):
         return self
 
 
+class TurnCount(Strict):
+    """Turns per session: lognormal around ``median`` (``sigma`` 0: always the median),
+    at least ``min`` and at most ``max``. A bare number means exactly that many."""
+
+    median: float = Field(4.0, ge=1, le=10_000)
+    sigma: float = Field(0.5, ge=0, le=3)
+    min: int = Field(1, ge=1)
+    max: int = Field(50, ge=1, le=10_000)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fixed(cls, data: Any) -> Any:
+        if isinstance(data, int) and not isinstance(data, bool):
+            return {"median": data, "sigma": 0, "min": data, "max": data}
+        return data
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TurnCount:
+        if self.max < self.min:
+            raise ValueError("max must be at least min")
+        return self
+
+
+class SessionLoad(Strict):
+    """Sessions (the semi-open model): sessions arrive on a schedule; inside a session each
+    turn waits for the previous answer plus a think time, and carries the conversation."""
+
+    model: Literal["sessions"]
+    arrival: Literal["constant", "poisson"] = "poisson"
+    rate: RatePerS = Field(gt=0, description="sessions started per second")
+    duration: DurationS | None = Field(None, gt=0, description="no turn starts after this")
+    sessions: int | None = Field(None, gt=0, le=10_000_000)
+    turns: TurnCount = TurnCount()
+    think_time: ThinkTime = ThinkTime(min=1.0, max=3.0)
+    max_in_flight: int = Field(1000, gt=0, le=1_000_000, description="concurrent sessions")
+    grace: DurationS | None = Field(
+        None,
+        ge=0,
+        description="wait for in-flight requests at the end (default: timeouts.total + 1s)",
+    )
+
+    @model_validator(mode="after")
+    def _bounded(self) -> SessionLoad:
+        if self.duration is None and self.sessions is None:
+            raise ValueError("give a duration (e.g. 60s) or a number of sessions, or both")
+        return self
+
+
 def _load_model(value: Any) -> str:
     # "model" may be left out: the open model is the default.
     if isinstance(value, dict):
@@ -178,7 +227,9 @@ def _load_model(value: Any) -> str:
 
 
 Load = Annotated[
-    Annotated[OpenLoad, Tag("open")] | Annotated[ClosedLoad, Tag("closed")],
+    Annotated[OpenLoad, Tag("open")]
+    | Annotated[ClosedLoad, Tag("closed")]
+    | Annotated[SessionLoad, Tag("sessions")],
     Discriminator(_load_model),
 ]
 
@@ -225,7 +276,29 @@ class HttpRequest(Strict):
     ok_status: tuple[int, ...] = Field((200, 201, 202, 204), min_length=1)
 
 
-Request = Annotated[ChatRequest | HttpRequest, Field(discriminator="protocol")]
+class AgentSessionRequest(Strict):
+    """A turn of an agent's session API (the reference agent's ``/v1/sessions``): the
+    session is created on the first turn, each turn posts one user message, and the answer
+    streams as step events (``token``, ``tool.call``, ``done`` with usage and phases)."""
+
+    protocol: Literal["agent-session"] = "agent-session"
+    path: str = Field("/v1/sessions", pattern=r"^/", description="the session collection")
+    content: str | None = Field(None, min_length=1, description="the user's message each turn")
+    prompt_tokens: int | None = Field(None, gt=0, le=1_000_000, description="synthetic message")
+    max_tokens: int = Field(128, gt=0, le=1_000_000)
+    stream: bool = True
+    tools: tuple[str, ...] | None = None
+
+    @model_validator(mode="after")
+    def _one_prompt(self) -> AgentSessionRequest:
+        if (self.content is None) == (self.prompt_tokens is None):
+            raise ValueError("give exactly one of content or prompt_tokens")
+        return self
+
+
+Request = Annotated[
+    ChatRequest | HttpRequest | AgentSessionRequest, Field(discriminator="protocol")
+]
 
 
 class Scenario(Strict):
@@ -234,6 +307,8 @@ class Scenario(Strict):
     target: Target
     load: Load
     request: Request
+    thresholds: Thresholds = Field((), description="pass/fail rules; see config.thresholds")
+    targets: Targets = Field(default_factory=dict, description="per-action target table")
 
     @model_validator(mode="before")
     @classmethod

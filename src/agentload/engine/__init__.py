@@ -1,6 +1,21 @@
 """The asyncio engine: open and closed workload models, in-flight cap, graceful stop."""
 
-from agentload.engine.core import ClosedPlan, Engine, OpenPlan, RunStatus, on_interrupt
+from agentload.engine.core import (
+    ClosedPlan,
+    Engine,
+    OpenPlan,
+    RunStatus,
+    SessionPlan,
+    on_interrupt,
+)
 from agentload.engine.sinks import RecordSink
 
-__all__ = ["ClosedPlan", "Engine", "OpenPlan", "RecordSink", "RunStatus", "on_interrupt"]
+__all__ = [
+    "ClosedPlan",
+    "Engine",
+    "OpenPlan",
+    "RecordSink",
+    "RunStatus",
+    "SessionPlan",
+    "on_interrupt",
+]

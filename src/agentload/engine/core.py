@@ -30,6 +30,7 @@ from agentload.records.record import (
     Timing,
 )
 from agentload.sessions.builders import RequestBuilder
+from agentload.sessions.state import SessionState
 from agentload.sessions.work import Work
 
 
@@ -45,6 +46,19 @@ class OpenPlan:
 
 
 @dataclass(frozen=True)
+class SessionPlan:
+    """Sessions start on ``schedule_ns``; each runs ``turns(rng)`` turns, closed-loop."""
+
+    schedule_ns: Iterator[int]
+    max_sessions: int  # concurrent sessions; an arrival beyond it is dropped
+    turns: Callable[[np.random.Generator], int]
+    think_min_s: float
+    think_max_s: float
+    end_ns: int | None  # no turn starts after this
+    seed: int
+
+
+@dataclass(frozen=True)
 class ClosedPlan:
     users: int
     think_min_s: float
@@ -57,7 +71,7 @@ class ClosedPlan:
 class Engine:
     def __init__(
         self,
-        plan: OpenPlan | ClosedPlan,
+        plan: OpenPlan | ClosedPlan | SessionPlan,
         builder: RequestBuilder,
         client: Client,
         clock: Clock,
@@ -79,6 +93,10 @@ class Engine:
         self._cancelled = False
         self.issued = 0  # requests that came due (sent or dropped)
         self.sending_ended_ns: int | None = None  # when the driver stopped issuing work
+        self.sessions_started = 0
+        self.sessions_completed = 0
+        self.sessions_failed = 0
+        self.sessions_dropped = 0
 
     @property
     def in_flight(self) -> int:
@@ -98,7 +116,12 @@ class Engine:
             task.cancel()
 
     async def run(self) -> RunStatus:
-        driver = self._drive_open() if isinstance(self._plan, OpenPlan) else self._drive_closed()
+        if isinstance(self._plan, OpenPlan):
+            driver = self._drive_open()
+        elif isinstance(self._plan, SessionPlan):
+            driver = self._drive_sessions()
+        else:
+            driver = self._drive_closed()
         self._driver = asyncio.ensure_future(driver)
         try:
             await self._driver
@@ -211,6 +234,61 @@ class Engine:
                     return  # the run ends before this user would send again
                 await clock.sleep_until(wake_ns, precise=False)
 
+    # --- sessions (semi-open) --------------------------------------------------------------
+
+    async def _drive_sessions(self) -> None:
+        assert isinstance(self._plan, SessionPlan)
+        plan = self._plan
+        clock = self._clock
+        sessions: set[asyncio.Task[None]] = set()
+        started = 0
+        try:
+            for arrival_ns in plan.schedule_ns:
+                if plan.end_ns is not None and arrival_ns >= plan.end_ns:
+                    break
+                await clock.sleep_until(arrival_ns)
+                index = started
+                started += 1
+                if len(sessions) >= plan.max_sessions:
+                    self.sessions_dropped += 1
+                    self._emit_dropped(self.issued, arrival_ns, session_id=f"s{index}")
+                    self.issued += 1
+                    continue
+                task = asyncio.ensure_future(self._session(index, arrival_ns, plan))
+                sessions.add(task)
+                task.add_done_callback(sessions.discard)
+            if sessions:
+                await asyncio.wait(set(sessions))
+        finally:
+            for task in sessions:
+                task.cancel()
+
+    async def _session(self, index: int, arrival_ns: int, plan: SessionPlan) -> None:
+        rng = np.random.default_rng([plan.seed, index, 1])
+        state = SessionState(session_id=f"s{index}")
+        turns = plan.turns(rng)
+        self.sessions_started += 1
+        clock = self._clock
+        intended_at = arrival_ns
+        for turn in range(turns):
+            if self._stopping or (plan.end_ns is not None and clock.now_ns() >= plan.end_ns):
+                return  # cut by the end of the run: neither completed nor failed
+            seq = self.issued
+            self.issued += 1
+            work = self._builder.build(seq, intended_at, session=state, turn=turn)
+            await asyncio.shield(self._spawn(work))
+            state.turns_done += 1
+            if state.failed:
+                self.sessions_failed += 1
+                return  # a turn failed: a real user would not go on as if answered
+            think_s = plan.think_min_s
+            if plan.think_max_s > plan.think_min_s:
+                think_s = float(rng.uniform(plan.think_min_s, plan.think_max_s))
+            intended_at = clock.now_ns() + int(think_s * NS_PER_S)
+            if turn + 1 < turns:
+                await clock.sleep_until(intended_at, precise=False)
+        self.sessions_completed += 1
+
     # --- one request --------------------------------------------------------------------
 
     async def _execute(self, work: Work) -> None:
@@ -239,10 +317,15 @@ class Engine:
         self._emit(work, timing, result)
 
     def _emit(self, work: Work, timing: Timing, result: CallResult) -> None:
+        session = work.session
+        if session is not None and result.outcome is not Outcome.OK:
+            session.failed = True
         record = RequestRecord(
             seq=work.seq,
             worker=self._worker,
             action=work.action,
+            session_id=None if session is None else session.session_id,
+            turn=work.turn,
             user=work.user,
             intended_at=work.intended_at,
             sent_at=timing.sent_at,
@@ -263,9 +346,10 @@ class Engine:
         for sink in self._sinks:
             sink.add(record)
 
-    def _emit_dropped(self, seq: int, intended_at: int) -> None:
+    def _emit_dropped(self, seq: int, intended_at: int, session_id: str | None = None) -> None:
         record = RequestRecord(
             seq=seq,
+            session_id=session_id,
             worker=self._worker,
             action=self._builder.action,
             intended_at=intended_at,

@@ -29,6 +29,8 @@ class ErrorKind(StrEnum):
     HTTP_429 = "http_429"
     HTTP_5XX = "http_5xx"
     PROTOCOL_ERROR = "protocol_error"  # malformed SSE, JSON, or an error object in a 200
+    MODEL_OOM = "model_oom"  # the model server ran out of KV-cache / GPU memory
+    CONTEXT_LOST = "context_lost"  # an agent answered without the session's earlier context
     BODY_TOO_LARGE = "body_too_large"
     CANCELLED = "cancelled"
     CLIENT_LIMIT = "client_limit"  # the load generator ran out of sockets or file descriptors

@@ -12,13 +12,14 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from agentload.config.models import ChatRequest, HttpRequest
+from agentload.config.models import AgentSessionRequest, ChatRequest, HttpRequest
 from agentload.protocol.openai_chat import (
     ChatCompletionRequest,
     ChatMessage,
     StreamOptions,
     encode_request,
 )
+from agentload.sessions.state import SessionState
 from agentload.sessions.work import Work
 
 _VOCABULARY = [
@@ -66,7 +67,14 @@ _VOCABULARY = [
 class RequestBuilder(Protocol):
     action: str
 
-    def build(self, seq: int, intended_at: int, user: int | None = None) -> Work: ...
+    def build(
+        self,
+        seq: int,
+        intended_at: int,
+        user: int | None = None,
+        session: SessionState | None = None,
+        turn: int = 0,
+    ) -> Work: ...
 
 
 class ChatBuilder:
@@ -91,10 +99,29 @@ class ChatBuilder:
             self._messages = []
             self._tokens_est = request.prompt_tokens
 
-    def build(self, seq: int, intended_at: int, user: int | None = None) -> Work:
+    def build(
+        self,
+        seq: int,
+        intended_at: int,
+        user: int | None = None,
+        session: SessionState | None = None,
+        turn: int = 0,
+    ) -> Work:
         messages = self._messages
         if self._synthetic is not None:
             messages = [ChatMessage(role="user", content=f"request {seq}: {self._synthetic}")]
+        tokens_est = self._tokens_est
+        if session is not None:
+            # Client-side context: the whole conversation so far, then this turn's message,
+            # so input tokens grow turn by turn as they do for a real chat client. The
+            # client appends the answer when it arrives.
+            if session.history:
+                new = [m for m in messages if m.role == "user"][-1:] or messages[-1:]
+                tokens_est += sum(max(1, len(m.content or "") // 4) for m in session.history)
+                messages = [*session.history, *new]
+                session.history.extend(new)
+            else:
+                session.history.extend(messages)
         body = ChatCompletionRequest(
             model=self._request.model,
             messages=messages,
@@ -110,7 +137,9 @@ class ChatBuilder:
             path=self._path,
             body=encode_request(body, self._request.extra_body or None),
             user=user,
-            input_tokens_est=self._tokens_est,
+            input_tokens_est=tokens_est,
+            session=session,
+            turn=turn,
         )
 
 
@@ -125,7 +154,14 @@ class HttpBuilder:
         self._templated_path = "{{seq}}" in request.path
         self._templated_body = self._body_template is not None and "{{seq}}" in self._body_template
 
-    def build(self, seq: int, intended_at: int, user: int | None = None) -> Work:
+    def build(
+        self,
+        seq: int,
+        intended_at: int,
+        user: int | None = None,
+        session: SessionState | None = None,
+        turn: int = 0,
+    ) -> Work:
         path = (
             self._request.path.replace("{{seq}}", str(seq))
             if self._templated_path
@@ -145,6 +181,8 @@ class HttpBuilder:
             path=path,
             body=body,
             user=user,
+            session=session,
+            turn=turn,
         )
 
 
@@ -152,7 +190,58 @@ def _to_json(body: Any) -> str:
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
 
 
-def builder_for(request: ChatRequest | HttpRequest, seed: int) -> RequestBuilder:
+class AgentSessionBuilder:
+    """Bodies for an agent's session API: one user message per turn; the agent keeps the
+    history server-side (the client sends only the new message)."""
+
+    action = "turn"
+
+    def __init__(self, request: AgentSessionRequest, seed: int) -> None:
+        self._request = request
+        if request.content is not None:
+            self._text = request.content
+        else:
+            assert request.prompt_tokens is not None
+            rng = np.random.default_rng(seed)
+            words = rng.choice(_VOCABULARY, size=max(1, request.prompt_tokens - 3))
+            self._text = " ".join(str(w) for w in words)
+        self._tokens_est = request.prompt_tokens or max(1, len(self._text) // 4)
+
+    def build(
+        self,
+        seq: int,
+        intended_at: int,
+        user: int | None = None,
+        session: SessionState | None = None,
+        turn: int = 0,
+    ) -> Work:
+        content = self._text if self._request.content is not None else f"turn {seq}: {self._text}"
+        body: dict[str, Any] = {
+            "content": content,
+            "max_tokens": self._request.max_tokens,
+            "stream": self._request.stream,
+        }
+        if self._request.tools is not None:
+            body["tools"] = list(self._request.tools)
+        return Work(
+            seq=seq,
+            intended_at=intended_at,
+            action=self.action,
+            method="POST",
+            path=self._request.path,  # the client adds /{id}/messages once it has an id
+            body=_to_json(body).encode(),
+            user=user,
+            input_tokens_est=self._tokens_est,
+            session=session if session is not None else SessionState(session_id=f"r{seq}"),
+            turn=turn,
+        )
+
+
+def builder_for(
+    request: ChatRequest | HttpRequest | AgentSessionRequest, seed: int
+) -> RequestBuilder:
     if isinstance(request, ChatRequest):
         return ChatBuilder(request, seed)
+    if isinstance(request, AgentSessionRequest):
+        return AgentSessionBuilder(request, seed)
     return HttpBuilder(request)

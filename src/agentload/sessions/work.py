@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import msgspec
 
+from agentload.sessions.state import SessionState
+
 
 class Work(msgspec.Struct, frozen=True, kw_only=True):
     seq: int
@@ -14,3 +16,5 @@ class Work(msgspec.Struct, frozen=True, kw_only=True):
     body: bytes | None
     user: int | None = None
     input_tokens_est: int | None = None  # the builder's estimate, used when usage is absent
+    session: SessionState | None = None  # set for turns of a session
+    turn: int = 0

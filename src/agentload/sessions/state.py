@@ -1,0 +1,16 @@
+"""What one session carries from turn to turn (mutable; owned by that session's task)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from agentload.protocol.openai_chat import ChatMessage
+
+
+@dataclass
+class SessionState:
+    session_id: str  # the load side's name for it, on every record of the session
+    history: list[ChatMessage] = field(default_factory=list)  # client-side context
+    server_session_id: str | None = None  # an agent's own session id (session APIs)
+    turns_done: int = 0
+    failed: bool = False

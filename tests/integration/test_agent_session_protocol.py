@@ -1,0 +1,61 @@
+"""The agent-session protocol against the reference agent's session API: server-side
+history, step-event timing, and lost context detected as its own error kind."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import yaml
+
+from agentload import api
+from agentload.config import parse_scenario
+from agentload.records.record import ErrorKind, Outcome
+from agentload.records.rundir import RunDir
+from tests.conftest import running_reference_agent
+
+
+def run_sessions(url: str, out: Path, sessions: int = 8) -> list:
+    data = {
+        "name": "agent-sessions",
+        "seed": 2,
+        "target": {"base_url": url, "protocol": "agent-session"},
+        "load": {
+            "model": "sessions",
+            "arrival": "constant",
+            "rate": "40/s",
+            "sessions": sessions,
+            "turns": 3,
+            "think_time": {"min": "100ms", "max": "100ms"},
+        },
+        "request": {"prompt_tokens": 30, "max_tokens": 6, "tools": []},
+    }
+    result = api.run(parse_scenario(yaml.safe_dump(data), source="s.yaml"), out_dir=out)
+    return list(RunDir.open(result.run_dir).iter_records())
+
+
+def test_turns_stream_step_events_and_carry_server_phases(fast_agent: str, tmp_path: Path) -> None:
+    records = run_sessions(fast_agent, tmp_path / "run", sessions=4)
+    assert len(records) == 12 and {r.outcome for r in records} == {Outcome.OK}
+    for record in records:
+        assert record.first_token_at is not None and record.output_tokens == 6
+        assert {"store_read", "queue", "decode", "store_write"} <= set(record.phases_ms)
+        assert ("session_create" in record.phases_ms) == (record.turn == 0)
+    first_turns = [r for r in records if r.turn == 0]
+    later_turns = [r for r in records if r.turn == 2]
+    # the agent keeps the history: its prompt grows although the client sends one message
+    assert min(r.input_tokens or 0 for r in later_turns) > max(
+        r.input_tokens or 0 for r in first_turns
+    )
+
+
+def test_a_store_too_small_for_the_sessions_shows_as_context_lost(tmp_path: Path) -> None:
+    small = tmp_path / "small.yaml"
+    small.write_text("store: {capacity_sessions: 2}\n")
+    with running_reference_agent(tmp_path / "a", "--speed", "10", "--config", str(small)) as url:
+        lossy = run_sessions(url, tmp_path / "lossy")
+    with running_reference_agent(tmp_path / "b", "--speed", "10") as url:
+        roomy = run_sessions(url, tmp_path / "roomy")
+    lost = Counter(r.error_kind for r in lossy)[ErrorKind.CONTEXT_LOST]
+    assert lost > 0
+    assert Counter(r.error_kind for r in roomy)[ErrorKind.CONTEXT_LOST] == 0
