@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from agentload.config.models import (
     AgentSessionRequest,
+    AgentTaskRequest,
     ClosedLoad,
     HttpRequest,
     Scenario,
@@ -259,7 +260,7 @@ def _user_path(loc: Iterable[int | str], data: Any) -> Path_:
 
 def _is_tag(part: str) -> bool:
     return (
-        part in {"open", "closed", "sessions", "openai-chat", "http", "agent-session"}
+        part in {"open", "closed", "sessions", "openai-chat", "http", "agent-session", "agent-task"}
         or "[" in part
     )
 
@@ -289,6 +290,7 @@ _LOAD_MODELS: dict[str, type[BaseModel]] = {
 _REQUEST_MODELS: dict[str, type[BaseModel]] = {
     "http": HttpRequest,
     "agent-session": AgentSessionRequest,
+    "agent-task": AgentTaskRequest,
 }
 
 

@@ -63,7 +63,7 @@ class Target(Strict):
     base_url: Annotated[str, AfterValidator(_check_base_url)] = Field(
         description="e.g. http://127.0.0.1:8000"
     )
-    protocol: Literal["openai-chat", "http", "agent-session"] = "openai-chat"
+    protocol: Literal["openai-chat", "http", "agent-session", "agent-task"] = "openai-chat"
     headers: dict[str, str] = Field(
         default_factory=dict, description="${ENV_VAR} is expanded when the scenario is loaded"
     )
@@ -296,8 +296,40 @@ class AgentSessionRequest(Strict):
         return self
 
 
+class Polling(Strict):
+    """How a client waits for an async job: first status request after ``initial``, then
+    intervals growing by ``multiplier`` up to ``max_interval``, each ±``jitter``; a
+    ``Retry-After`` from the server wins; no result within ``max_wait`` is job_timeout."""
+
+    initial: DurationS = Field(0.05, ge=0)
+    multiplier: float = Field(2.0, ge=1, le=10)
+    max_interval: DurationS = Field(2.0, gt=0)
+    jitter: float = Field(0.2, ge=0, lt=1)
+    max_wait: DurationS = Field(30.0, gt=0)
+
+
+class AgentTaskRequest(Strict):
+    """A job on an agent's async task API (the reference agent's ``/v1/tasks``): submit,
+    then poll the ``Location`` until the job succeeds, fails or the wait runs out."""
+
+    protocol: Literal["agent-task"] = "agent-task"
+    path: str = Field("/v1/tasks", pattern=r"^/")
+    content: str | None = Field(None, min_length=1)
+    prompt_tokens: int | None = Field(None, gt=0, le=1_000_000)
+    max_tokens: int = Field(128, gt=0, le=1_000_000)
+    tools: tuple[str, ...] | None = None
+    poll: Polling = Polling()
+
+    @model_validator(mode="after")
+    def _one_prompt(self) -> AgentTaskRequest:
+        if (self.content is None) == (self.prompt_tokens is None):
+            raise ValueError("give exactly one of content or prompt_tokens")
+        return self
+
+
 Request = Annotated[
-    ChatRequest | HttpRequest | AgentSessionRequest, Field(discriminator="protocol")
+    ChatRequest | HttpRequest | AgentSessionRequest | AgentTaskRequest,
+    Field(discriminator="protocol"),
 ]
 
 

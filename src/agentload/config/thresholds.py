@@ -19,8 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any, Final
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
-from pydantic import model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from agentload.slo.grammar import Threshold, format_percentile, parse_threshold
 from agentload.units import parse_duration_s, parse_rate_per_s
@@ -37,7 +36,7 @@ def _check_expr(text: str) -> str:
 
 
 def _parse_ratio(value: Any) -> Any:
-    """"0.1%" or a bare fraction (0.001) → the fraction."""
+    """ "0.1%" or a bare fraction (0.001) → the fraction."""
     if isinstance(value, str):
         text = value.strip()
         try:

@@ -340,6 +340,7 @@ class Engine:
             output_tokens=result.output_tokens,
             tokens_approx=result.tokens_approx,
             chunks=result.chunks,
+            polls=result.polls,
             itl_ms=result.itl_ms,
             phases_ms=result.phases_ms,
         )

@@ -31,6 +31,8 @@ class ErrorKind(StrEnum):
     PROTOCOL_ERROR = "protocol_error"  # malformed SSE, JSON, or an error object in a 200
     MODEL_OOM = "model_oom"  # the model server ran out of KV-cache / GPU memory
     CONTEXT_LOST = "context_lost"  # an agent answered without the session's earlier context
+    JOB_FAILED = "job_failed"  # an async job ended failed or cancelled on the server
+    JOB_TIMEOUT = "job_timeout"  # an async job had no result within the polling budget
     BODY_TOO_LARGE = "body_too_large"
     CANCELLED = "cancelled"
     CLIENT_LIMIT = "client_limit"  # the load generator ran out of sockets or file descriptors
@@ -57,6 +59,7 @@ class RequestRecord(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=Tru
     output_tokens: int | None = None
     tokens_approx: bool = False  # counts estimated by the client, not reported by the server
     chunks: int = 0
+    polls: int = 0  # async jobs: status requests until the result
     itl_ms: tuple[float, ...] = ()  # gaps between successive content chunks
     phases_ms: dict[str, float] = msgspec.field(default_factory=dict)
 
@@ -122,5 +125,6 @@ class CallResult(msgspec.Struct, kw_only=True):
     output_tokens: int | None = None
     tokens_approx: bool = False
     chunks: int = 0
+    polls: int = 0
     itl_ms: tuple[float, ...] = ()
     phases_ms: dict[str, float] = msgspec.field(default_factory=dict)

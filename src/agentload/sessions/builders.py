@@ -12,7 +12,12 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from agentload.config.models import AgentSessionRequest, ChatRequest, HttpRequest
+from agentload.config.models import (
+    AgentSessionRequest,
+    AgentTaskRequest,
+    ChatRequest,
+    HttpRequest,
+)
 from agentload.protocol.openai_chat import (
     ChatCompletionRequest,
     ChatMessage,
@@ -191,12 +196,14 @@ def _to_json(body: Any) -> str:
 
 
 class AgentSessionBuilder:
-    """Bodies for an agent's session API: one user message per turn; the agent keeps the
-    history server-side (the client sends only the new message)."""
+    """Bodies for an agent's session API (one user message per turn; the agent keeps the
+    history server-side) or its task API (one message per job)."""
 
     action = "turn"
 
-    def __init__(self, request: AgentSessionRequest, seed: int) -> None:
+    def __init__(self, request: AgentSessionRequest | AgentTaskRequest, seed: int) -> None:
+        self._is_task = isinstance(request, AgentTaskRequest)
+        self.action = "task" if self._is_task else "turn"
         self._request = request
         if request.content is not None:
             self._text = request.content
@@ -216,11 +223,9 @@ class AgentSessionBuilder:
         turn: int = 0,
     ) -> Work:
         content = self._text if self._request.content is not None else f"turn {seq}: {self._text}"
-        body: dict[str, Any] = {
-            "content": content,
-            "max_tokens": self._request.max_tokens,
-            "stream": self._request.stream,
-        }
+        body: dict[str, Any] = {"content": content, "max_tokens": self._request.max_tokens}
+        if isinstance(self._request, AgentSessionRequest):
+            body["stream"] = self._request.stream
         if self._request.tools is not None:
             body["tools"] = list(self._request.tools)
         return Work(
@@ -232,16 +237,18 @@ class AgentSessionBuilder:
             body=_to_json(body).encode(),
             user=user,
             input_tokens_est=self._tokens_est,
-            session=session if session is not None else SessionState(session_id=f"r{seq}"),
+            session=session
+            if session is not None or self._is_task
+            else SessionState(session_id=f"r{seq}"),
             turn=turn,
         )
 
 
 def builder_for(
-    request: ChatRequest | HttpRequest | AgentSessionRequest, seed: int
+    request: ChatRequest | HttpRequest | AgentSessionRequest | AgentTaskRequest, seed: int
 ) -> RequestBuilder:
     if isinstance(request, ChatRequest):
         return ChatBuilder(request, seed)
-    if isinstance(request, AgentSessionRequest):
+    if isinstance(request, AgentSessionRequest | AgentTaskRequest):
         return AgentSessionBuilder(request, seed)
     return HttpBuilder(request)
