@@ -30,12 +30,16 @@ demo: $(STAMP_CORE)
 ## test: install the dev extras and run lint, types, import contracts and the test suite
 test: $(STAMP_DEV) services lint typecheck imports pytest
 
-## services: programs the tests start themselves (a real redis-server); installed once
+## services: programs the tests start themselves (a real redis-server, headless chromium); installed once
 services:
 	@command -v redis-server >/dev/null 2>&1 || { \
 	  echo "installing redis-server (the Redis store tests start one on loopback)"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server) >/dev/null \
 	  || { echo "could not install redis-server; install it and rerun" >&2; exit 1; }; }
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing chromium (the HTML report tests open report.html in it, headless)"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null \
+	  || { echo "could not install chromium; install it and rerun" >&2; exit 1; }; }
 
 lint: $(STAMP_DEV)
 	$(BIN)/ruff check src tests bench

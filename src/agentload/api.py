@@ -21,19 +21,30 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+import yaml
+from pydantic import ValidationError
 
 from agentload import __version__
 from agentload.analysis.summary import Summary, build_summary
 from agentload.clients import client_for
 from agentload.clock import NS_PER_S, MonotonicClock
 from agentload.config.models import ClosedLoad, OpenLoad, Scenario, SessionLoad, TurnCount
+from agentload.config.thresholds import all_thresholds
 from agentload.engine import ClosedPlan, Engine, OpenPlan, RunStatus, SessionPlan, on_interrupt
 from agentload.errors import RunDirError
 from agentload.metrics.aggregate import RunAggregator
 from agentload.metrics.window import RollingWindow
 from agentload.records.record import RequestRecord
-from agentload.records.rundir import SUMMARY_FILE, RecordReadStats, RunDir, write_json_atomic
+from agentload.records.rundir import (
+    SCENARIO_FILE,
+    SUMMARY_FILE,
+    RecordReadStats,
+    RunDir,
+    write_json_atomic,
+)
+from agentload.report.html import write_run_html_safely
 from agentload.sessions import builder_for
+from agentload.slo.tracking import RunSlo
 from agentload.traffic import arrival_process, arrivals_from_spec, natural_bounds, schedule_ns
 
 _TICK_S = 0.25
@@ -59,8 +70,9 @@ class Progress(Protocol):
 @dataclass(frozen=True)
 class RunResult:
     run_dir: Path
-    status: str  # complete | interrupted
+    status: str  # complete | interrupted | aborted (an abort_on_fail threshold stopped it)
     summary: Summary
+    aborted_by: str | None = None  # the threshold that aborted the run
 
 
 def default_run_dir(scenario: Scenario, base: Path = Path("runs")) -> Path:
@@ -116,6 +128,7 @@ async def _run(
     writer = run_dir.record_writer()
     aggregator = RunAggregator()
     window = RollingWindow()
+    slo = RunSlo(all_thresholds(scenario.thresholds, scenario.targets))
     load = scenario.load
     client = client_for(scenario, max_connections=max_connections(scenario))
     engine = Engine(
@@ -123,7 +136,7 @@ async def _run(
         builder_for(scenario.request, scenario.seed),
         client,
         clock,
-        [writer, aggregator, _WindowSink(window, clock)],
+        [writer, aggregator, _WindowSink(window, clock), slo],
         grace_s=grace_s(scenario),
     )
     loop = asyncio.get_running_loop()
@@ -131,10 +144,14 @@ async def _run(
         handler = on_interrupt(engine)
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, handler)
-    ticker = asyncio.ensure_future(_tick(engine, clock, writer, window, aggregator, progress, load))
+    ticker = asyncio.ensure_future(
+        _tick(engine, clock, writer, window, aggregator, progress, load, slo)
+    )
     status = "failed"
     try:
         status = (await engine.run()).value
+        if slo.gate.aborted is not None:
+            status = "aborted"
     except asyncio.CancelledError:
         status = RunStatus.INTERRUPTED.value
         raise
@@ -153,8 +170,12 @@ async def _run(
         summary = build_summary(
             aggregator, target_rate_per_s=target_rate(scenario), load_window_s=load_window_s
         )
+        aborted = slo.gate.aborted
+        summary = slo.complete(summary, aborted.expr if aborted else None)
         write_json_atomic(run_dir.path / SUMMARY_FILE, summary.to_dict())
         ended_s = clock.wall_start_s + clock.now_ns() / NS_PER_S
+        if aborted is not None:
+            meta.update(aborted_by=aborted.expr, aborted_at_s=aborted.at_s)
         meta.update(
             status=status,
             ended_at=datetime.fromtimestamp(ended_s, UTC).isoformat(),
@@ -162,7 +183,13 @@ async def _run(
             records=writer.count,
         )
         run_dir.write_meta(meta)
-    return RunResult(run_dir=run_dir.path, status=status, summary=summary)
+    write_run_html_safely(run_dir.path)  # report.html beside the records, for every run
+    return RunResult(
+        run_dir=run_dir.path,
+        status=status,
+        summary=summary,
+        aborted_by=aborted.expr if aborted else None,
+    )
 
 
 class _WindowSink:
@@ -182,12 +209,15 @@ async def _tick(
     totals: RunAggregator,
     progress: Progress | None,
     load: OpenLoad | ClosedLoad | SessionLoad,
+    slo: RunSlo,
 ) -> None:
-    """Flush records at least once a second and feed the live view."""
+    """Flush records at least once a second, judge abort rules, and feed the live view."""
     while True:
         await asyncio.sleep(_TICK_S)
         now = clock.now_ns()
         writer.flush_due(now)
+        if slo.has_abort_rules and slo.gate.aborted is None and slo.check_abort(now / NS_PER_S):
+            engine.stop()  # as a first Ctrl-C: in-flight requests finish, results are kept
         if progress is not None:
             elapsed_s = now / NS_PER_S
             remaining = None if load.duration is None else max(0.0, load.duration - elapsed_s)
@@ -315,8 +345,10 @@ def summarize_run_dir(path: Path) -> tuple[Summary, dict[str, Any], RecordReadSt
     meta = run_dir.read_meta()
     stats = RecordReadStats()
     aggregator = RunAggregator()
+    slo = _stored_slo(run_dir.path)
     for record in run_dir.iter_records(stats):
         aggregator.add(record)
+        slo.add(record)
     rate = meta.get("target_rate_per_s")
     window = meta.get("load_window_s")
     summary = build_summary(
@@ -324,8 +356,24 @@ def summarize_run_dir(path: Path) -> tuple[Summary, dict[str, Any], RecordReadSt
         target_rate_per_s=float(rate) if isinstance(rate, int | float) else None,
         load_window_s=float(window) if isinstance(window, int | float) else None,
     )
+    aborted_by = meta.get("aborted_by")
+    summary = slo.complete(summary, aborted_by if isinstance(aborted_by, str) else None)
     try:
         write_json_atomic(run_dir.path / SUMMARY_FILE, summary.to_dict())
     except OSError as exc:
         raise RunDirError(f"{run_dir.path}: cannot write {SUMMARY_FILE}: {exc.strerror}") from None
     return summary, meta, stats
+
+
+def _stored_slo(path: Path) -> RunSlo:
+    """The thresholds of the run's own scenario.yaml (none when it is missing)."""
+    try:
+        data = yaml.safe_load((path / SCENARIO_FILE).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return RunSlo(())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise RunDirError(f"{path}: cannot read {SCENARIO_FILE}: {exc}") from None
+    try:
+        return RunSlo.from_scenario_dict(data if isinstance(data, dict) else {})
+    except ValidationError as exc:
+        raise RunDirError(f"{path}: thresholds in {SCENARIO_FILE} are invalid: {exc}") from None

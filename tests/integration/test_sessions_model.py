@@ -3,6 +3,7 @@ session, carry the conversation, and the input grows turn by turn."""
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from pathlib import Path
 
@@ -41,7 +42,7 @@ def test_sessions_carry_history_and_run_their_turns_in_order(
     for turns in by_session.values():
         turns.sort(key=lambda r: r.turn)
         assert [r.turn for r in turns] == [0, 1, 2]
-        for before, after in zip(turns, turns[1:], strict=False):
+        for before, after in itertools.pairwise(turns):
             # closed loop inside the session: the next turn waits for the answer + think
             assert after.intended_at >= before.done_at + 20_000_000
             # the whole conversation is sent again: the server counts more input tokens

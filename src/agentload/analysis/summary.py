@@ -25,6 +25,12 @@
     per_action      {action: {count, ok, error, dropped, cancelled, latency_p50_ms,
                     latency_p99_ms}}
     warnings        [human-readable strings]; rules in agentload.analysis.validity
+    thresholds      [{expr, ok, observed, limit, unit, margin, margin_relative, samples,
+                    no_data, few_samples, note, abort_on_fail, aborted_run}], one per
+                    threshold of the scenario, in order; ok is None for no data; see
+                    agentload.slo.evaluate (empty list when the scenario has none)
+    goodput         {objectives, good, per_s, per_action: {action: {good, per_s}}}: requests
+                    that met every per-request objective; see agentload.analysis.goodput
 
 Populations: every metric except schedule_lag_ms (all sent requests) and error_latency_ms
 (sent errors) covers outcome "ok" only, as do the token totals; see agentload.metrics.aggregate.
@@ -38,9 +44,11 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from agentload.analysis import validity
+from agentload.analysis.goodput import Goodput
 from agentload.metrics.aggregate import METRIC_NAMES, RunAggregator
 from agentload.metrics.histogram import LatencyHistogram
 from agentload.records.record import RequestRecord
+from agentload.slo.evaluate import Verdict
 
 SCHEMA_VERSION: Final = 1
 PERCENTILES: Final = (50.0, 90.0, 95.0, 99.0, 99.9)
@@ -119,6 +127,12 @@ class Summary:
     tokens: TokenStats
     per_action: Mapping[str, ActionStats]
     warnings: tuple[str, ...] = ()
+    thresholds: tuple[Verdict, ...] = ()
+    goodput: Goodput | None = None
+
+    @property
+    def thresholds_failed(self) -> list[Verdict]:
+        return [v for v in self.thresholds if v.ok is False]
 
     def to_dict(self) -> dict[str, Any]:
         """The summary.json content (layout in the module docstring); JSON-serialisable."""
@@ -147,6 +161,8 @@ class Summary:
                 name: dataclasses.asdict(stats) for name, stats in sorted(self.per_action.items())
             },
             "warnings": list(self.warnings),
+            "thresholds": [v.to_dict() for v in self.thresholds],
+            "goodput": None if self.goodput is None else self.goodput.to_dict(),
         }
 
 

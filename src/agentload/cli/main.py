@@ -16,7 +16,7 @@ import traceback
 import typer
 
 from agentload import __version__
-from agentload.cli import agent, demo, report, run, validate
+from agentload.cli import agent, compare, demo, report, run, validate
 from agentload.errors import AgentloadError
 
 EXIT_CODES_HELP = (
@@ -60,6 +60,12 @@ app.command(
     short_help="Re-summarise a run directory from its records.",
     no_args_is_help=True,
 )(report.report_command)
+app.command(
+    "compare",
+    help=compare.HELP,
+    short_help="Compare two runs with confidence intervals and verdicts.",
+    no_args_is_help=True,
+)(compare.compare_command)
 app.add_typer(agent.app, name="agent", short_help="The bundled reference agent (agent serve).")
 
 

@@ -65,16 +65,23 @@ def execute(scenario: Scenario, *, out: Path | None, quiet: bool, as_json: bool)
     else:
         console.print(render_summary(result.summary))
         console.print(f"run directory: {result.run_dir}")
-        if result.status != "complete":
+        if result.aborted_by is not None:
+            console.print(f"[red]run aborted: threshold {result.aborted_by!r} failed[/]")
+        elif result.status != "complete":
             console.print(f"[yellow]run {result.status}[/]")
     return exit_code(result)
 
 
 def exit_code(result: api.RunResult) -> int:
-    """3 for a run that did not complete; 1 when not one request succeeded (a dead target
-    must not pass a CI gate); 0 otherwise."""
+    """1 for a run an abort_on_fail threshold stopped; 3 for one that did not complete
+    otherwise; 1 when a threshold failed or not one request succeeded (a dead target must
+    not pass a CI gate); 0 otherwise. A threshold with no data does not fail."""
+    if result.status == "aborted":
+        return 1
     if result.status != "complete":
         return 3
     if result.summary.requests > 0 and result.summary.ok == 0:
+        return 1
+    if result.summary.thresholds_failed:
         return 1
     return 0

@@ -6,7 +6,7 @@ clock records are stamped with) and the running totals of the live RunAggregator
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -15,6 +15,7 @@ from rich.text import Text
 from agentload.analysis.summary import MetricStats, Summary
 from agentload.metrics.aggregate import RunAggregator
 from agentload.metrics.window import RollingWindow, WindowSnapshot
+from agentload.slo.evaluate import Verdict
 from agentload.units import format_duration_ms, format_rate
 
 LATENCY_ROWS = (
@@ -59,8 +60,48 @@ def render_summary(summary: Summary) -> RenderableType:
                 format_duration_ms(stats.latency_p99_ms),
             )
         parts.append(actions)
+    if summary.thresholds:
+        parts.append(thresholds_table(summary.thresholds))
+    if summary.goodput is not None and summary.goodput.objectives:
+        goodput = summary.goodput
+        per_s = "-" if goodput.per_s is None else format_rate(goodput.per_s)
+        parts.append(Text(f"goodput: {per_s} ({goodput.good:,} requests met every objective)"))
     parts.extend(Text(f"warning: {w}", style="yellow") for w in summary.warnings)
     return Group(*parts)
+
+
+def _threshold_value(value: float | None, unit: str) -> str:
+    if value is None:
+        return "-"
+    if unit == "ms":
+        return format_duration_ms(abs(value)) if value >= 0 else f"-{format_duration_ms(-value)}"
+    if unit == "fraction":
+        return f"{value:.3%}"
+    if unit == "per_s":
+        return f"{value:,.1f}/s"
+    return f"{value:,.0f}"
+
+
+def thresholds_table(verdicts: Sequence[Verdict]) -> Table:
+    """One row per threshold: observed, limit, margin (room on the passing side), verdict."""
+    table = Table(title="thresholds", title_justify="left")
+    for name in ("threshold", "observed", "margin", "verdict"):
+        table.add_column(name, justify="left" if name in ("threshold", "verdict") else "right")
+    for v in verdicts:
+        if v.ok is None:
+            verdict = Text(v.note or "no data", style="yellow")
+        else:
+            verdict = Text("pass" if v.ok else "FAIL", style="green" if v.ok else "bold red")
+            extra = [v.note] if v.note else []
+            if v.few_samples:
+                extra.append(f"only {v.samples:,} samples")
+            if extra:
+                verdict.append(f" ({'; '.join(extra)})", style="yellow")
+        margin = _threshold_value(v.margin, v.unit)
+        if v.margin_relative is not None:
+            margin += f" ({v.margin_relative:+.0%})"
+        table.add_row(v.expr, _threshold_value(v.observed, v.unit), margin, verdict)
+    return table
 
 
 def _counts_line(summary: Summary) -> Text:

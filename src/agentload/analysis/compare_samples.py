@@ -1,0 +1,150 @@
+"""Per-request samples of one run directory, in time order, for comparisons and plots.
+
+Summaries keep fixed-memory histograms; a comparison needs the samples themselves (to
+resample them). Memory stays bounded by ``Thinned``: past its cap it keeps every other value
+and doubles its stride, so a long run keeps an evenly spread, time-ordered subsample
+(at most ``cap`` values, never fewer than ``cap / 2``). Thinning only widens confidence
+intervals (fewer samples), so a comparison stays honest when it happens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+
+from agentload.analysis.summary import Summary, build_summary
+from agentload.metrics.aggregate import RunAggregator
+from agentload.records.record import Outcome, RequestRecord
+from agentload.records.rundir import RecordReadStats, RunDir
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+SAMPLE_CAP: Final = 100_000
+OUTSIDE_SERVER: Final = "outside_server"  # latency not covered by the server's own phases
+
+
+class Thinned:
+    """An append-only list of rows that keeps at most ``cap`` of them, evenly spread."""
+
+    __slots__ = ("_cap", "_seen", "_stride", "rows")
+
+    def __init__(self, cap: int = SAMPLE_CAP) -> None:
+        if cap < 2:
+            raise ValueError("cap must be at least 2")
+        self._cap = cap
+        self._stride = 1
+        self._seen = 0
+        self.rows: list[Any] = []
+
+    @property
+    def stride(self) -> int:
+        """How many offered rows one kept row stands for."""
+        return self._stride
+
+    def add(self, row: Any) -> None:
+        # Row i is kept when i is a multiple of the stride; halving keeps the multiples of
+        # twice the stride, so the kept rows stay exactly evenly spaced.
+        seen = self._seen
+        self._seen += 1
+        if seen % self._stride:
+            return
+        self.rows.append(row)
+        if len(self.rows) >= self._cap:
+            del self.rows[1::2]
+            self._stride *= 2
+
+
+@dataclass
+class PhaseSamples:
+    """Ok requests in time order: latency and each server phase (NaN where not reported)."""
+
+    latency_ms: FloatArray
+    phases_ms: dict[str, FloatArray] = field(default_factory=dict)
+
+
+@dataclass
+class RunSamples:
+    path: Path
+    meta: dict[str, Any]
+    summary: Summary
+    latency: PhaseSamples
+    ttft_ms: FloatArray
+    itl_ms: FloatArray  # every gap of every ok request (thinned), in time order
+    itl_unit: IntArray  # which request each gap came from: the resampling unit
+    per_action_ms: dict[str, FloatArray]
+    read_stats: RecordReadStats
+
+
+def _outside_server_ms(record: RequestRecord, latency_ms: float) -> float | None:
+    phases = record.phases_ms
+    if not phases:
+        return None
+    served = phases.get("total")
+    if served is None:
+        served = sum(v for k, v in phases.items() if k != "total")
+    return latency_ms - served
+
+
+def load_run_samples(path: Path, *, cap: int = SAMPLE_CAP) -> RunSamples:
+    """One pass over ``path``'s records: its summary and time-ordered ok samples."""
+    run_dir = RunDir.open(path)
+    meta = run_dir.read_meta()
+    stats = RecordReadStats()
+    aggregator = RunAggregator()
+    rows = Thinned(cap)  # (intended_at, latency, ttft, action, phases)
+    gaps = Thinned(cap)  # (intended_at, request number, gap)
+    for number, record in enumerate(run_dir.iter_records(stats)):
+        aggregator.add(record)
+        if record.outcome != Outcome.OK or (latency := record.latency_ms) is None:
+            continue
+        phases: dict[str, float] = {k: v for k, v in record.phases_ms.items() if k != "total"}
+        outside = _outside_server_ms(record, latency)
+        if outside is not None:
+            phases[OUTSIDE_SERVER] = outside
+        rows.add((record.intended_at, latency, record.ttft_ms, record.action, phases))
+        for gap in record.itl_ms:
+            gaps.add((record.intended_at, number, gap))
+    rate = meta.get("target_rate_per_s")
+    window = meta.get("load_window_s")
+    summary = build_summary(
+        aggregator,
+        target_rate_per_s=float(rate) if isinstance(rate, int | float) else None,
+        load_window_s=float(window) if isinstance(window, int | float) else None,
+    )
+    # Records are written as requests complete; resampling blocks follow the schedule.
+    ordered = sorted(rows.rows, key=lambda row: row[0])
+    latency_ms = np.array([row[1] for row in ordered], dtype=np.float64)
+    names = sorted({name for row in ordered for name in row[4]})
+    phases_ms = {
+        name: np.array([row[4].get(name, np.nan) for row in ordered], dtype=np.float64)
+        for name in names
+    }
+    ttft = np.array([row[2] for row in ordered if row[2] is not None], dtype=np.float64)
+    per_action: dict[str, list[float]] = {}
+    for row in ordered:
+        per_action.setdefault(row[3], []).append(row[1])
+    gap_rows = sorted(gaps.rows, key=lambda row: (row[0], row[1]))
+    return RunSamples(
+        path=path,
+        meta=meta,
+        summary=summary,
+        latency=PhaseSamples(latency_ms=latency_ms, phases_ms=phases_ms),
+        ttft_ms=ttft,
+        itl_ms=np.array([row[2] for row in gap_rows], dtype=np.float64),
+        itl_unit=_dense_units(np.array([row[1] for row in gap_rows], dtype=np.int64)),
+        per_action_ms={k: np.array(v, dtype=np.float64) for k, v in per_action.items()},
+        read_stats=stats,
+    )
+
+
+def _dense_units(owners: IntArray) -> IntArray:
+    """Renumber owners 0..k-1 in order of first appearance (owners arrive grouped)."""
+    if owners.size == 0:
+        return owners
+    starts = np.concatenate(([True], owners[1:] != owners[:-1]))
+    dense: IntArray = np.cumsum(starts) - 1
+    return dense

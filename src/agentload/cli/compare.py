@@ -1,0 +1,109 @@
+"""``agentload compare BASE NEW``: did a change make things better, worse, or neither?"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from agentload.analysis.compare import compare
+from agentload.analysis.compare_samples import load_run_samples
+from agentload.cli.console import make_console
+from agentload.errors import UsageError
+from agentload.report.html_compare import render_compare_html
+from agentload.report.markdown import (
+    attribution_lines,
+    compare_markdown,
+    format_delta,
+    format_value,
+)
+
+HELP = (
+    "Compare two run directories metric by metric: base and new values, the change, a "
+    "confidence interval of the change (block bootstrap over requests for percentiles, "
+    "Poisson and two-proportion intervals for rates), and a verdict: improved, regressed, "
+    "no change, or inconclusive (too few samples or a run too short). When records carry "
+    "Server-Timing phases, says which phases the change came from. Exit codes: 0 done; "
+    "1 a significant regression with --fail-on-regression; 2 unreadable or incompatible runs."
+)
+_STYLES = {"improved": "green", "regressed": "red", "no change": "", "inconclusive": "yellow"}
+
+
+def parse_tolerances(values: list[str]) -> dict[str, float]:
+    """``NAME=5%`` or ``NAME=0.05`` → {NAME: 0.05}."""
+    out = {}
+    for value in values:
+        name, sep, amount = value.partition("=")
+        try:
+            if not sep or not name:
+                raise ValueError
+            number = float(amount.rstrip("%")) / (100 if amount.endswith("%") else 1)
+        except ValueError:
+            raise UsageError(
+                f"--tolerance {value!r}: write NAME=PERCENT, e.g. latency_p99=5%"
+            ) from None
+        if number < 0:
+            raise UsageError(f"--tolerance {value!r}: a tolerance cannot be negative")
+        out[name.strip()] = number
+    return out
+
+
+def compare_command(
+    base: Path = typer.Argument(..., help="The run directory before the change."),
+    new: Path = typer.Argument(..., help="The run directory after the change."),
+    fail_on_regression: bool = typer.Option(
+        False, "--fail-on-regression", help="Exit 1 when any metric regressed significantly."
+    ),
+    tolerance: list[str] = typer.Option(
+        [],
+        "--tolerance",
+        metavar="NAME=PCT",
+        help="Ignore changes up to PCT for a metric (or a family such as 'latency'); "
+        "repeatable, e.g. --tolerance latency_p99=5%.",
+    ),
+    md: bool = typer.Option(False, "--md", help="Print Markdown instead of a terminal table."),
+    md_to: Path | None = typer.Option(None, "--md-to", metavar="PATH", help="Write Markdown."),
+    html_to: Path | None = typer.Option(
+        None, "--html-to", metavar="PATH", help="Write an HTML page with side-by-side plots."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap resampling."),
+) -> None:
+    tolerances = parse_tolerances(tolerance)
+    comparison = compare(
+        load_run_samples(base), load_run_samples(new), tolerances=tolerances, seed=seed
+    )
+    if md_to is not None:
+        md_to.write_text(compare_markdown(comparison), encoding="utf-8")
+        print(f"wrote {md_to}", file=sys.stderr)
+    if html_to is not None:
+        html_to.write_text(render_compare_html(comparison, base, new), encoding="utf-8")
+        print(f"wrote {html_to}", file=sys.stderr)
+    if md:
+        print(compare_markdown(comparison), end="")
+    else:
+        console = make_console()
+        ci = f"{comparison.confidence:.1%} CI"
+        table = Table(title=f"{comparison.base_name} → {comparison.new_name}", title_justify="left")
+        for column in ("metric", "base", "new", "change", "relative", ci, "verdict"):
+            table.add_column(column, justify="left" if column in ("metric", "verdict") else "right")
+        for m in comparison.metrics:
+            absolute, relative, interval = format_delta(m)
+            verdict = m.verdict + (f" ({m.reason})" if m.reason else "")
+            table.add_row(
+                m.name,
+                format_value(m, m.base),
+                format_value(m, m.new),
+                absolute,
+                relative,
+                interval,
+                f"[{_STYLES[m.verdict]}]{verdict}[/]" if _STYLES[m.verdict] else verdict,
+            )
+        console.print(table)
+        for line in attribution_lines(comparison):
+            console.print(line, markup=False)
+    if fail_on_regression and comparison.regressions:
+        names = ", ".join(m.name for m in comparison.regressions)
+        print(f"significant regression: {names}", file=sys.stderr)
+        raise typer.Exit(1)

@@ -1,0 +1,188 @@
+"""Compact Markdown for a pull-request comment: a run's summary, or a comparison of two runs.
+
+Text from the run (action names, warnings, error kinds) is put in table cells with ``|`` and
+newlines escaped, so a value cannot break the table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from agentload.analysis.compare import Comparison, MetricChange
+from agentload.report.terminal import LATENCY_ROWS
+from agentload.units import format_duration_ms, format_rate
+
+
+def cell(value: object) -> str:
+    text = "" if value is None else str(value)
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+
+
+def md_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
+    align = ["---"] + ["---:"] * (len(headers) - 1)
+    lines = ["| " + " | ".join(cell(h) for h in headers) + " |", "| " + " | ".join(align) + " |"]
+    lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
+    return lines
+
+
+def _ms(value: object) -> str:
+    return format_duration_ms(value) if isinstance(value, int | float) else "-"
+
+
+def _rate(value: object) -> str:
+    return format_rate(value) if isinstance(value, int | float) else "-"
+
+
+def summary_markdown(summary: Mapping[str, Any], *, title: str, status: str = "") -> str:
+    """``summary`` is the summary.json layout (a dict), thresholds included when present."""
+    counts, rate = summary.get("counts", {}), summary.get("rate", {})
+    sent = counts.get("sent", 0)
+    error_rate = f"{counts.get('error', 0) / sent:.2%}" if sent else "-"
+    lines = [f"### agentload: {cell(title)}" + (f" ({cell(status)})" if status else ""), ""]
+    lines.append(
+        f"**{counts.get('requests', 0):,}** requests · {counts.get('ok', 0):,} ok · "
+        f"{counts.get('error', 0):,} errors ({error_rate}) · {counts.get('dropped', 0):,} dropped"
+        f" · achieved {_rate(rate.get('achieved_per_s'))}"
+        f" (target {_rate(rate.get('target_per_s'))})"
+        f" · ok {_rate(rate.get('ok_per_s'))}"
+    )
+    lines.append("")
+    metrics = summary.get("metrics", {})
+    rows = []
+    for label, key in LATENCY_ROWS:
+        stats = metrics.get(key)
+        if isinstance(stats, dict) and stats.get("count"):
+            rows.append(
+                [
+                    label,
+                    f"{stats['count']:,}",
+                    *(_ms(stats.get(k)) for k in ("p50", "p90", "p99", "max")),
+                ]
+            )
+    lines += (
+        md_table(("metric", "n", "p50", "p90", "p99", "max"), rows) if rows else ["No ok requests."]
+    )
+    thresholds = summary.get("thresholds")
+    if isinstance(thresholds, list) and thresholds:
+        dicts = [t for t in thresholds if isinstance(t, dict)]
+        columns = list(dict.fromkeys(k for t in dicts for k in t))
+        lines += ["", "**Thresholds**", ""]
+        lines += md_table(columns, [[_value(t.get(c)) for c in columns] for t in dicts])
+    errors = summary.get("errors_by_kind", {})
+    if errors:
+        lines += ["", "Errors: " + ", ".join(f"{cell(k)} {v:,}" for k, v in errors.items())]
+    if summary.get("warnings"):
+        lines.append("")
+    for warning in summary.get("warnings", []):
+        lines.append(f"> ⚠️ {cell(warning)}")
+    return "\n".join(lines) + "\n"
+
+
+def _value(value: object) -> str:
+    if isinstance(value, bool):
+        return "✅ pass" if value else "❌ FAIL"
+    if isinstance(value, float):
+        return f"{value:,.4g}"
+    return "" if value is None else str(value)
+
+
+_ICONS = {
+    "improved": "🟢 improved",
+    "regressed": "🔴 regressed",
+    "no change": "⚪ no change",
+    "inconclusive": "❔ inconclusive",
+}
+
+
+def format_value(change: MetricChange, value: float | None) -> str:
+    if value is None:
+        return "-"
+    if change.unit == "ms":
+        return format_duration_ms(value) if value >= 0 else "-" + format_duration_ms(-value)
+    if change.unit == "/s":
+        return f"{value:,.1f}/s"
+    return f"{value:.2%}"
+
+
+def format_delta(change: MetricChange) -> tuple[str, str, str]:
+    """(absolute change, relative change, interval of the change) as text."""
+    delta = change.delta
+    if delta is None:
+        return "-", "-", "-"
+    sign = "+" if delta >= 0 else ""
+    absolute = sign + format_value(change, delta)
+    relative = "-" if change.relative is None else f"{change.relative:+.1%}"
+    if change.ci_low is None or change.ci_high is None:
+        return absolute, relative, "-"
+    return (
+        absolute,
+        relative,
+        f"[{format_value(change, change.ci_low)}, {format_value(change, change.ci_high)}]",
+    )
+
+
+def attribution_lines(comparison: Comparison) -> list[str]:
+    lines = []
+    by_name = {m.name: m for m in comparison.metrics}
+    for name, phases in comparison.attribution.items():
+        metric = by_name.get(name)
+        if metric is None or metric.relative is None:
+            continue
+        parts = [
+            f"{p.phase} {p.delta_ms:+.1f} ms"
+            + ("" if p.share is None else f" ({p.share:.0%} of the change)")
+            for p in phases[:4]
+            if abs(p.delta_ms) >= 0.05
+        ]
+        if parts:
+            lines.append(
+                f"- {name.replace('_', ' ')} {metric.relative:+.0%}, of which " + ", ".join(parts)
+            )
+    return lines
+
+
+def compare_markdown(comparison: Comparison) -> str:
+    lines = [
+        f"### agentload compare: {cell(comparison.base_name)} → {cell(comparison.new_name)}",
+        "",
+    ]
+    rows = []
+    for m in comparison.metrics:
+        absolute, relative, interval = format_delta(m)
+        verdict = _ICONS[m.verdict] + (f" ({m.reason})" if m.reason else "")
+        rows.append(
+            [
+                m.name,
+                format_value(m, m.base),
+                format_value(m, m.new),
+                absolute,
+                relative,
+                interval,
+                verdict,
+            ]
+        )
+    lines += md_table(
+        (
+            "metric",
+            "base",
+            "new",
+            "change",
+            "relative",
+            f"{comparison.confidence:.1%} CI",
+            "verdict",
+        ),
+        rows,
+    )
+    attribution = attribution_lines(comparison)
+    if attribution:
+        lines += ["", "**Where the change came from** (server phases near each percentile):", ""]
+        lines += attribution
+    regressions = comparison.regressions
+    lines += [
+        "",
+        f"**{len(regressions)} significant regression(s)**"
+        if regressions
+        else "No significant regression.",
+    ]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,80 @@
+"""A parsed threshold expression: what it selects, how it compares, and its canonical text.
+
+The grammar and the units are in ``agentload.slo.grammar``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Final
+
+DURATION_METRICS: Final = ("latency", "service", "ttft", "ttfb", "itl", "tpot", "schedule_lag")
+RATIOS: Final = ("error_rate", "dropped_rate", "session_success_rate")
+OUTCOMES: Final = ("requests", "ok", "error", "dropped")
+FILTER_KEYS: Final = ("action", "turn", "persona", "error_kind")
+OPERATORS: Final = ("<=", ">=", "<", ">")
+WORD: Final = re.compile(r"[A-Za-z0-9_.:\-]+")
+
+
+@dataclass(frozen=True, slots=True)
+class Threshold:
+    """One parsed expression. ``kind``: duration, ratio, rate or count (agentload.slo.grammar)."""
+
+    aggregate: str  # "p99.9", "avg", "min", "max", "rate", "count", or "" for a ratio
+    metric: str  # a duration metric, a ratio name, or an outcome
+    filters: tuple[tuple[str, str], ...]  # sorted by key
+    op: str
+    limit: float  # ms, fraction, per second or count, by kind
+    source: str = field(default="", compare=False)  # as the user wrote it, for messages
+
+    @property
+    def kind(self) -> str:
+        if self.metric in DURATION_METRICS:
+            return "duration"
+        if self.metric in RATIOS:
+            return "ratio"
+        return self.aggregate  # "rate" or "count"
+
+    @property
+    def percentile(self) -> float | None:
+        return float(self.aggregate[1:]) if self.aggregate.startswith("p") else None
+
+    def filter(self, key: str) -> str | None:
+        return next((v for k, v in self.filters if k == key), None)
+
+    def passes(self, observed: float) -> bool:
+        if self.op == "<":
+            return observed < self.limit
+        if self.op == "<=":
+            return observed <= self.limit
+        if self.op == ">":
+            return observed > self.limit
+        return observed >= self.limit
+
+    @property
+    def text(self) -> str:
+        """Canonical form: limits in ms, fractions, per second or counts; exact round trip."""
+        inner = self.metric
+        if self.filters:
+            inner += "{" + ",".join(f"{k}={_quote(v)}" for k, v in self.filters) + "}"
+        selector = inner if self.kind == "ratio" else f"{self.aggregate}({inner})"
+        unit = {"duration": "ms", "rate": "/s"}.get(self.kind, "")
+        limit = str(int(self.limit)) if self.kind == "count" else _number(self.limit)
+        return f"{selector} {self.op} {limit}{unit}"
+
+    def __str__(self) -> str:
+        return self.source or self.text
+
+
+def format_percentile(p: float) -> str:
+    return f"p{p:.4f}".rstrip("0").rstrip(".")
+
+
+def _number(value: float) -> str:
+    text = repr(value)  # the shortest text that reads back as the same float
+    return text[:-2] if text.endswith(".0") else text
+
+
+def _quote(value: str) -> str:
+    return value if WORD.fullmatch(value) else f'"{value}"'

@@ -1,0 +1,157 @@
+"""agentload.analysis.compare: verdicts, intervals, attribution, and the false-alarm rate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agentload.analysis.compare import compare, tolerance_for
+from agentload.analysis.compare_attribution import band_mask
+from agentload.analysis.compare_samples import OUTSIDE_SERVER, Thinned, load_run_samples
+from agentload.analysis.compare_stats import bootstrap_percentile, nearest_rank
+from agentload.errors import RunDirError
+from agentload.records.record import ErrorKind, Outcome, RequestRecord
+from agentload.records.rundir import RunDir
+
+MS = 1_000_000
+
+
+def make_run(
+    path: Path,
+    seed: int,
+    *,
+    n: int = 1000,
+    scale_ms: float = 50.0,
+    queue_ms: float = 0.0,
+    error_p: float = 0.02,
+    protocol: str = "openai-chat",
+) -> Path:
+    """n requests 10 ms apart, lognormal latency; phases queue (+queue_ms) and decode."""
+    rng = np.random.default_rng(seed)
+    run_dir = RunDir.create(path)
+    run_dir.write_meta({"name": path.name, "protocol": protocol, "status": "complete"})
+    writer = run_dir.record_writer()
+    for i in range(n):
+        intended = i * 10 * MS
+        decode = float(scale_ms * rng.lognormal(0, 0.4))
+        queue = float(queue_ms * rng.exponential(1.0))
+        latency_ns = int((decode + queue + 1.0) * MS)
+        if rng.random() < error_p:
+            writer.add(
+                RequestRecord(
+                    seq=i,
+                    worker=0,
+                    action="chat",
+                    intended_at=intended,
+                    sent_at=intended,
+                    done_at=intended + latency_ns,
+                    outcome=Outcome.ERROR,
+                    error_kind=ErrorKind.HTTP_5XX,
+                )
+            )
+            continue
+        writer.add(
+            RequestRecord(
+                seq=i,
+                worker=0,
+                action="chat",
+                intended_at=intended,
+                sent_at=intended,
+                first_token_at=intended + latency_ns // 4,
+                done_at=intended + latency_ns,
+                outcome=Outcome.OK,
+                output_tokens=4,
+                itl_ms=tuple(float(x) for x in rng.gamma(4.0, 0.5, size=3)),
+                phases_ms={"queue": queue, "decode": decode, "total": queue + decode},
+            )
+        )
+    writer.close()
+    return path
+
+
+def test_thinned_keeps_an_even_bounded_subsample() -> None:
+    thinned = Thinned(cap=100)
+    for i in range(10_000):
+        thinned.add(i)
+    assert 50 <= len(thinned.rows) < 100
+    gaps = np.diff(thinned.rows)
+    assert gaps.min() == gaps.max() == thinned.stride
+
+
+def test_block_bootstrap_is_centred_on_the_percentile() -> None:
+    rng = np.random.default_rng(1)
+    values = rng.lognormal(3, 0.5, size=5000)
+    reps = bootstrap_percentile(values, 99, np.random.default_rng(2), resamples=400)
+    truth = nearest_rank(values, 99)
+    assert abs(float(np.median(reps)) - truth) / truth < 0.03
+    assert reps.std() > 0
+
+
+def test_a_real_latency_shift_is_significant_and_attributed_to_its_phase(tmp_path: Path) -> None:
+    base = load_run_samples(make_run(tmp_path / "base", 1, queue_ms=40.0))
+    new = load_run_samples(make_run(tmp_path / "new", 2, queue_ms=0.0))
+    result = compare(base, new, seed=3)
+    by_name = {m.name: m for m in result.metrics}
+    for name in ("latency_p50", "latency_p90", "latency_p99"):
+        assert by_name[name].verdict == "improved", by_name[name]
+        assert by_name[name].ci_high is not None and by_name[name].ci_high < 0
+    phases = {p.phase: p for p in result.attribution["latency_p99"]}
+    assert result.attribution["latency_p99"][0].phase == "queue"
+    assert phases["queue"].share is not None and phases["queue"].share > 0.5
+    shares = [p.share for p in result.attribution["latency_p99"] if p.share is not None]
+    assert sum(shares) == pytest.approx(1.0, abs=1e-6)  # outside_server closes the sum
+    assert OUTSIDE_SERVER in phases
+
+
+def test_too_few_samples_is_inconclusive_not_a_verdict(tmp_path: Path) -> None:
+    base = load_run_samples(make_run(tmp_path / "base", 1, n=200))
+    new = load_run_samples(make_run(tmp_path / "new", 2, n=200, scale_ms=100.0))
+    by_name = {m.name: m for m in compare(base, new).metrics}
+    assert by_name["latency_p99"].verdict == "inconclusive"
+    assert "needs at least 500" in by_name["latency_p99"].reason
+    assert by_name["latency_p50"].verdict == "regressed"
+
+
+def test_a_run_too_short_is_inconclusive(tmp_path: Path) -> None:
+    base = load_run_samples(make_run(tmp_path / "base", 1, n=50))  # 0.5 s
+    new = load_run_samples(make_run(tmp_path / "new", 2, n=50, scale_ms=200.0))
+    assert {m.verdict for m in compare(base, new).metrics} == {"inconclusive"}
+
+
+def test_tolerance_absorbs_a_small_significant_change(tmp_path: Path) -> None:
+    base = load_run_samples(make_run(tmp_path / "base", 1, n=3000))
+    new = load_run_samples(make_run(tmp_path / "new", 1, n=3000, scale_ms=55.0))  # +10%
+    strict = {m.name: m for m in compare(base, new).metrics}
+    assert strict["latency_p50"].verdict == "regressed"
+    loose = {m.name: m for m in compare(base, new, tolerances={"latency": 0.15}).metrics}
+    assert loose["latency_p50"].verdict == "no change"
+    assert tolerance_for("latency_p99[chat]", {"latency_p99": 0.1}) == 0.1
+    assert tolerance_for("ttft_p50", {"latency": 0.1}) == 0.0
+
+
+def test_different_protocols_are_refused(tmp_path: Path) -> None:
+    base = load_run_samples(make_run(tmp_path / "base", 1, n=30))
+    new = load_run_samples(make_run(tmp_path / "new", 2, n=30, protocol="http"))
+    with pytest.raises(RunDirError, match="different protocols"):
+        compare(base, new)
+
+
+def test_band_mask_takes_the_top_two_percent_for_p99() -> None:
+    mask = band_mask(np.arange(1000, dtype=np.float64), 99)
+    assert mask.sum() == 21 and mask[-1] and not mask[978]
+
+
+def test_false_alarm_rate_on_pairs_from_one_distribution(tmp_path: Path) -> None:
+    """40 pairs of runs drawn from the same distribution: a comparison with any metric not
+    'no change'/'inconclusive' is a false alarm. Family-wise target 5%; measured: 0/40 with
+    these seeds (the Bonferroni correction over ~10 metrics makes it conservative)."""
+    alarms = 0
+    for pair in range(40):
+        base = load_run_samples(make_run(tmp_path / f"b{pair}", 1000 + pair))
+        new = load_run_samples(make_run(tmp_path / f"n{pair}", 2000 + pair))
+        result = compare(base, new, seed=pair)
+        if any(m.verdict in ("improved", "regressed") for m in result.metrics):
+            alarms += 1
+    assert alarms / 40 <= 0.10, f"false-alarm rate {alarms}/40"
