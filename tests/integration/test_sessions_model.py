@@ -33,6 +33,11 @@ def test_sessions_carry_history_and_run_their_turns_in_order(
         "request": {"prompt_tokens": 40, "max_tokens": 8},
     }
     result = api.run(parse_scenario(yaml.safe_dump(data), source="s.yaml"), out_dir=tmp_path / "r")
+    sessions = result.summary.to_dict()["sessions"]
+    assert sessions["count"] == 6 and sessions["succeeded"] == 6 and sessions["failed"] == 0
+    assert [row["turn"] for row in sessions["by_turn"]] == [0, 1, 2]
+    tokens = [row["input_tokens_mean"] for row in sessions["by_turn"]]
+    assert tokens == sorted(tokens) and tokens[0] < tokens[-1]  # context grows by turn
     records = list(RunDir.open(result.run_dir).iter_records())
     assert len(records) == 18 and all(r.outcome is Outcome.OK for r in records)
     by_session: dict[str | None, list[RequestRecord]] = defaultdict(list)

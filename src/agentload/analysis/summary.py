@@ -29,6 +29,9 @@
                     no_data, few_samples, note, abort_on_fail, aborted_run}], one per
                     threshold of the scenario, in order; ok is None for no data; see
                     agentload.slo.evaluate (empty list when the scenario has none)
+    sessions        None, or for runs with sessions {count, succeeded, failed, success_rate,
+                    duration_ms {p50, p90, max}, turns {mean, max}, by_turn [{turn, ok,
+                    latency_p50_ms, latency_p99_ms, ttft_p50_ms, input_tokens_mean}]}
     goodput         {objectives, good, per_s, per_action: {action: {good, per_s}}}: requests
                     that met every per-request objective; see agentload.analysis.goodput
 
@@ -129,6 +132,7 @@ class Summary:
     warnings: tuple[str, ...] = ()
     thresholds: tuple[Verdict, ...] = ()
     goodput: Goodput | None = None
+    sessions: Mapping[str, Any] | None = None  # see metrics.sessions.SessionAggregator
 
     @property
     def thresholds_failed(self) -> list[Verdict]:
@@ -163,6 +167,7 @@ class Summary:
             "warnings": list(self.warnings),
             "thresholds": [v.to_dict() for v in self.thresholds],
             "goodput": None if self.goodput is None else self.goodput.to_dict(),
+            "sessions": None if self.sessions is None else dict(self.sessions),
         }
 
 
@@ -218,6 +223,7 @@ def build_summary(
             approximate=aggregator.tokens_approx,
         ),
         per_action=per_action,
+        sessions=aggregator.sessions.to_dict(),
     )
     return dataclasses.replace(summary, warnings=validity.check(summary))
 

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Final
 
 from agentload.metrics.histogram import LatencyHistogram
+from agentload.metrics.sessions import SessionAggregator
 from agentload.records.record import Outcome, RequestRecord
 
 METRIC_NAMES: Final = (
@@ -94,6 +95,7 @@ class RunAggregator:
         self.first_sent_at: int | None = None
         self.last_sent_at: int | None = None
         self.per_action: dict[str, ActionTotals] = {}
+        self.sessions = SessionAggregator()
 
     @property
     def sent(self) -> int:
@@ -101,6 +103,8 @@ class RunAggregator:
 
     def add(self, record: RequestRecord) -> None:
         self.requests += 1
+        if record.session_id is not None:
+            self.sessions.add(record)
         if self.first_intended_at is None or record.intended_at < self.first_intended_at:
             self.first_intended_at = record.intended_at
         if self.last_intended_at is None or record.intended_at > self.last_intended_at:

@@ -7,6 +7,7 @@ clock records are stamped with) and the running totals of the live RunAggregator
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -60,6 +61,8 @@ def render_summary(summary: Summary) -> RenderableType:
                 format_duration_ms(stats.latency_p99_ms),
             )
         parts.append(actions)
+    if summary.sessions is not None:
+        parts.extend(_sessions_parts(summary.sessions))
     if summary.thresholds:
         parts.append(thresholds_table(summary.thresholds))
     if summary.goodput is not None and summary.goodput.objectives:
@@ -68,6 +71,30 @@ def render_summary(summary: Summary) -> RenderableType:
         parts.append(Text(f"goodput: {per_s} ({goodput.good:,} requests met every objective)"))
     parts.extend(Text(f"warning: {w}", style="yellow") for w in summary.warnings)
     return Group(*parts)
+
+
+def _sessions_parts(sessions: Mapping[str, Any]) -> list[RenderableType]:
+    duration = sessions["duration_ms"]
+    line = Text(
+        f"sessions: {sessions['count']:,} · succeeded {sessions['succeeded']:,} · failed "
+        f"{sessions['failed']:,} ({sessions['success_rate']:.1%} success) · turns mean "
+        f"{sessions['turns']['mean']:.1f} · duration p50 {format_duration_ms(duration['p50'])}"
+        f" p90 {format_duration_ms(duration['p90'])}"
+    )
+    table = Table(title="by turn (ok turns)", title_justify="left")
+    for name in ("turn", "ok", "latency p50", "latency p99", "TTFT p50", "input tokens"):
+        table.add_column(name, justify="right")
+    for row in sessions["by_turn"]:
+        tokens = row["input_tokens_mean"]
+        table.add_row(
+            str(row["turn"]),
+            f"{row['ok']:,}",
+            format_duration_ms(row["latency_p50_ms"]),
+            format_duration_ms(row["latency_p99_ms"]),
+            format_duration_ms(row["ttft_p50_ms"]),
+            "-" if tokens is None else f"{tokens:,.0f}",
+        )
+    return [line, table]
 
 
 def _threshold_value(value: float | None, unit: str) -> str:

@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from agentload.metrics.histogram import LatencyHistogram
+from agentload.metrics.sessions import SessionAggregator
 from agentload.records.record import Outcome, RequestRecord
 from agentload.slo.grammar import DURATION_METRICS, Threshold
 
@@ -100,15 +101,21 @@ class SloAggregator:
 
     def __init__(self, thresholds: Iterable[Threshold]) -> None:
         wanted: dict[FilterSet, set[str]] = {}
-        for threshold in thresholds:
+        thresholds_list = list(thresholds)
+        for threshold in thresholds_list:
             metrics = wanted.setdefault(record_filters(threshold), set())
             if threshold.metric in DURATION_METRICS:
                 metrics.add(threshold.metric)
         self.series = {f: Series(f, sorted(m)) for f, m in wanted.items()}
         self._all = self.series.get(())
         self._filtered = [s for f, s in self.series.items() if f]
+        # Only when a threshold asks: per-session state costs memory per session.
+        wants_sessions = any(t.metric == "session_success_rate" for t in thresholds_list)
+        self.sessions = SessionAggregator() if wants_sessions else None
 
     def add(self, record: RequestRecord) -> None:
+        if self.sessions is not None and record.session_id is not None:
+            self.sessions.add(record)
         if self._all is not None:
             self._all.add(record)
         for series in self._filtered:

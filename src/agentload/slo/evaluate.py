@@ -9,7 +9,7 @@ Observed values, by kind of threshold:
 
 ``ok`` is None and ``no_data`` true — neither pass nor fail, and not a failure for the exit
 code — when there is nothing to judge (no samples, no requests, no duration for a rate) or
-the metric is not recorded yet (``session_success_rate``, a ``persona`` filter); ``note``
+the metric is not recorded yet (a ``persona`` filter); ``note``
 says which, and the terminal report shows it.
 ``margin`` is the distance from the limit on the passing side, in the threshold's unit
 (positive: passed with that much room; negative: failed by that much); ``margin_relative``
@@ -68,8 +68,10 @@ def evaluate(
     unavailable = _unavailable(threshold)
     if unavailable:
         return _empty(threshold, unavailable, abort_on_fail)
-    series = aggregator.series_for(threshold)
-    observed, samples = _observe(threshold, series, duration_s)
+    if threshold.metric == "session_success_rate":
+        observed, samples = _session_success(aggregator)
+    else:
+        observed, samples = _observe(threshold, aggregator.series_for(threshold), duration_s)
     if observed is None:
         return _empty(threshold, "no data", abort_on_fail)
     margin = (
@@ -132,9 +134,17 @@ def _count(threshold: Threshold, series: Series) -> int:
     ]
 
 
+def _session_success(aggregator: SloAggregator) -> tuple[float | None, int]:
+    """Share of sessions whose every turn succeeded; none in the run: no data."""
+    data = None if aggregator.sessions is None else aggregator.sessions.to_dict()
+    if data is None:
+        return None, 0
+    count = data["count"]
+    assert isinstance(count, int)
+    return float(data["success_rate"]), count  # type: ignore[arg-type]
+
+
 def _unavailable(threshold: Threshold) -> str | None:
-    if threshold.metric == "session_success_rate":
-        return "not available: sessions are not recorded yet"
     missing = [k for k, _ in record_filters(threshold) if k in UNAVAILABLE_KEYS]
     if missing:
         return f"not available: records do not carry {', '.join(missing)} yet"

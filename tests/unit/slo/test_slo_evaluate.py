@@ -123,9 +123,8 @@ def test_no_data_and_not_available_are_neither_pass_nor_fail() -> None:
     assert empty.observed is None and empty.margin is None
     no_duration = judge("rate(ok) > 1/s", duration_s=None)
     assert no_duration.ok is None and no_duration.no_data
-    sessions = judge("session_success_rate > 99%")
-    assert sessions.ok is None and sessions.note is not None
-    assert "not available" in sessions.note and "sessions" in sessions.note
+    sessions = judge("session_success_rate > 99%")  # records without sessions
+    assert sessions.ok is None and sessions.no_data and sessions.note == "no data"
     persona = judge("p99(latency{persona=x}) < 1s")
     assert persona.ok is None and persona.note is not None and "persona" in persona.note
 
@@ -156,3 +155,27 @@ def test_one_histogram_per_referenced_series_only() -> None:
 def test_verdict_dict_has_the_documented_keys() -> None:
     keys = set(judge("p99(latency) < 2s").to_dict())
     assert {"expr", "ok", "observed", "limit", "margin", "no_data", "few_samples"} <= keys
+
+
+def test_session_success_rate_counts_sessions_whose_every_turn_succeeded() -> None:
+    from agentload.records.record import ErrorKind, Outcome
+    from agentload.slo.aggregate import SloAggregator
+    from agentload.slo.evaluate import evaluate
+    from agentload.testing import make_record
+
+    threshold = parse_threshold("session_success_rate > 70%")
+    aggregator = SloAggregator([threshold])
+    for session in range(4):
+        for turn in range(2):
+            lost = session == 0 and turn == 1
+            aggregator.add(
+                make_record(
+                    seq=session * 2 + turn,
+                    session_id=f"s{session}",
+                    turn=turn,
+                    outcome=Outcome.ERROR if lost else Outcome.OK,
+                    error_kind=ErrorKind.CONTEXT_LOST if lost else None,
+                )
+            )
+    verdict = evaluate(threshold, aggregator, duration_s=1.0)
+    assert verdict.observed == 0.75 and verdict.samples == 4 and verdict.ok is True
