@@ -26,7 +26,7 @@ def scenario(url: str, seed: int, duration_s: float = 3.0) -> Scenario:
                 "model": "closed",
                 "users": 16,
                 "think_time": {"min": 0, "max": 0},
-                "duration": 3,
+                "duration": duration_s,
             },
             "request": {"prompt_tokens": 200, "max_tokens": 32, "stream": True},
         }
@@ -77,6 +77,12 @@ def test_same_configuration_with_another_seed_is_no_significant_change(
         "--fail-on-regression",
         "--tolerance",
         "latency=10%",
+        # Two real runs of one configuration differ in TTFT p50 by up to ~10% (warm-up,
+        # scheduling noise on a shared 2-core machine) — measured, not resampling noise.
+        "--tolerance",
+        "ttft=20%",
+        "--tolerance",
+        "itl=20%",
     )
     assert_no_traceback(proc)
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -8,7 +8,11 @@ and, with more than one action, ``latency_p50|p99[ACTION]`` (lower is better).
 Verdicts: ``inconclusive`` when a run is shorter than ``MIN_DURATION_S`` or a percentile has
 fewer than ``MIN_TAIL`` samples beyond it (p99 needs 500) or fewer than ``MIN_SAMPLES`` in all;
 otherwise ``improved`` / ``regressed`` when the interval of the difference excludes zero and
-the relative change is beyond the metric's tolerance (default 0), else ``no change``.
+the relative change is beyond the metric's tolerance, else ``no change``. The default
+tolerance, ``DEFAULT_TOLERANCE`` (5%), makes a verdict mean a change that matters: two runs
+of one configuration differ by a percent or so for reasons within-run resampling cannot see
+(warm-up, machine noise), and a 0.8% ITL shift is not a regression. ``--tolerance NAME=0%``
+asks for any statistically significant change.
 Intervals are Bonferroni-corrected over the tested metrics so that the chance of any false
 alarm in one comparison stays near ``ALPHA`` (5%); the statistics are in ``compare_stats``.
 """
@@ -85,6 +89,9 @@ def check_compatible(base: RunSamples, new: RunSamples) -> None:
         raise RunDirError(f"cannot compare runs of different protocols: {a} vs {b}")
 
 
+DEFAULT_TOLERANCE = 0.05
+
+
 def tolerance_for(name: str, tolerances: Mapping[str, float]) -> float:
     if name in tolerances:
         return tolerances[name]
@@ -92,7 +99,7 @@ def tolerance_for(name: str, tolerances: Mapping[str, float]) -> float:
     for key in (family, family.split("_")[0]):
         if key in tolerances:
             return tolerances[key]
-    return 0.0
+    return DEFAULT_TOLERANCE
 
 
 def compare(

@@ -61,7 +61,7 @@ def compare_command(
         "--tolerance",
         metavar="NAME=PCT",
         help="Ignore changes up to PCT for a metric (or a family such as 'latency'); "
-        "repeatable, e.g. --tolerance latency_p99=5%.",
+        "default 5%; repeatable, e.g. --tolerance latency_p99=2%.",
     ),
     md: bool = typer.Option(False, "--md", help="Print Markdown instead of a terminal table."),
     md_to: Path | None = typer.Option(None, "--md-to", metavar="PATH", help="Write Markdown."),

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agentload.analysis.compare import compare, tolerance_for
+from agentload.analysis.compare import DEFAULT_TOLERANCE, compare, tolerance_for
 from agentload.analysis.compare_attribution import band_mask
 from agentload.analysis.compare_samples import OUTSIDE_SERVER, Thinned, load_run_samples
 from agentload.analysis.compare_stats import bootstrap_percentile, nearest_rank
@@ -128,7 +128,16 @@ def test_tolerance_absorbs_a_small_significant_change(tmp_path: Path) -> None:
     loose = {m.name: m for m in compare(base, new, tolerances={"latency": 0.15}).metrics}
     assert loose["latency_p50"].verdict == "no change"
     assert tolerance_for("latency_p99[chat]", {"latency_p99": 0.1}) == 0.1
-    assert tolerance_for("ttft_p50", {"latency": 0.1}) == 0.0
+    assert tolerance_for("ttft_p50", {"latency": 0.1}) == DEFAULT_TOLERANCE == 0.05
+
+
+def test_a_significant_change_below_the_default_tolerance_is_no_change(tmp_path: Path) -> None:
+    base = load_run_samples(make_run(tmp_path / "base", 1, n=3000))
+    new = load_run_samples(make_run(tmp_path / "new", 1, n=3000, scale_ms=51.5))  # +3%
+    default = {m.name: m for m in compare(base, new).metrics}
+    assert default["latency_p50"].verdict == "no change"
+    relative = default["latency_p50"].relative
+    assert relative is not None and 0 < relative < DEFAULT_TOLERANCE
 
 
 def test_different_protocols_are_refused(tmp_path: Path) -> None:
