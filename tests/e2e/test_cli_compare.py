@@ -83,6 +83,10 @@ def test_same_configuration_with_another_seed_is_no_significant_change(
         "ttft=20%",
         "--tolerance",
         "itl=20%",
+        "--tolerance",
+        "achieved_rate=10%",
+        "--tolerance",
+        "ok_rate=10%",
     )
     assert_no_traceback(proc)
     assert proc.returncode == 0, proc.stdout + proc.stderr
