@@ -65,6 +65,8 @@ def execute(scenario: Scenario, *, out: Path | None, quiet: bool, as_json: bool)
     else:
         console.print(render_summary(result.summary))
         console.print(f"run directory: {result.run_dir}")
+        if (result.run_dir / "report.html").is_file():
+            console.print(f"report: {result.run_dir / 'report.html'}")
         if result.aborted_by is not None:
             console.print(f"[red]run aborted: threshold {result.aborted_by!r} failed[/]")
         elif result.status != "complete":
