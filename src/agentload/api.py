@@ -44,6 +44,8 @@ from agentload.records.rundir import (
 )
 from agentload.report.html import write_run_html_safely
 from agentload.sessions import builder_for
+from agentload.sessions.builders import RequestBuilder
+from agentload.sessions.mix import MixBuilder
 from agentload.slo.tracking import RunSlo
 from agentload.traffic import arrival_process, arrivals_from_spec, natural_bounds, schedule_ns
 
@@ -83,6 +85,20 @@ def default_run_dir(scenario: Scenario, base: Path = Path("runs")) -> Path:
         suffix += 1
         candidate = base / f"{stamp}-{scenario.name}-{suffix}"
     return candidate
+
+
+def scenario_builder(scenario: Scenario) -> RequestBuilder:
+    """The request builder, or a mix/flow over the named actions when there are any."""
+    main = builder_for(scenario.request, scenario.seed)
+    if not scenario.actions:
+        return main
+    main.action = "request"  # the name mix and flow use for it, on its records too
+    builders: dict[str, RequestBuilder] = {"request": main}
+    for name, request in scenario.actions.items():
+        builder = builder_for(request, scenario.seed)
+        builder.action = name
+        builders[name] = builder
+    return MixBuilder(builders, scenario.mix, scenario.flow, scenario.seed)
 
 
 def max_connections(scenario: Scenario) -> int:
@@ -133,7 +149,7 @@ async def _run(
     client = client_for(scenario, max_connections=max_connections(scenario))
     engine = Engine(
         _plan(scenario),
-        builder_for(scenario.request, scenario.seed),
+        scenario_builder(scenario),
         client,
         clock,
         [writer, aggregator, _WindowSink(window, clock), slo],

@@ -341,17 +341,66 @@ class Scenario(Strict):
     request: Request
     thresholds: Thresholds = Field((), description="pass/fail rules; see config.thresholds")
     targets: Targets = Field(default_factory=dict, description="per-action target table")
+    actions: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")], Request] = Field(
+        default_factory=dict, description="named requests besides `request` (named `request`)"
+    )
+    mix: dict[str, Annotated[float, Field(gt=0)]] = Field(
+        default_factory=dict, description="weights of the actions (and `request`) per request"
+    )
+    flow: dict[str, dict[str, Annotated[float, Field(ge=0, le=1)]]] = Field(
+        default_factory=dict,
+        description="sessions: from an action, the probability of each next one; the rest ends",
+    )
 
     @model_validator(mode="before")
     @classmethod
     def _request_follows_target(cls, data: Any) -> Any:
-        # The protocol is named once, on the target; the request inherits it.
-        if isinstance(data, dict) and isinstance(data.get("request"), dict):
-            target = data.get("target")
-            protocol = target.get("protocol", "openai-chat") if isinstance(target, dict) else None
-            if isinstance(protocol, str) and "protocol" not in data["request"]:
-                data = {**data, "request": {**data["request"], "protocol": protocol}}
+        # The protocol is named once, on the target; the requests inherit it.
+        if not isinstance(data, dict):
+            return data
+        target = data.get("target")
+        protocol = target.get("protocol", "openai-chat") if isinstance(target, dict) else None
+        if not isinstance(protocol, str):
+            return data
+        if isinstance(data.get("request"), dict) and "protocol" not in data["request"]:
+            data = {**data, "request": {**data["request"], "protocol": protocol}}
+        actions = data.get("actions")
+        if isinstance(actions, dict):
+            data = {
+                **data,
+                "actions": {
+                    k: {**v, "protocol": protocol}
+                    if isinstance(v, dict) and "protocol" not in v
+                    else v
+                    for k, v in actions.items()
+                },
+            }
         return data
+
+    @model_validator(mode="after")
+    def _mix_and_flow(self) -> Scenario:
+        names = {"request", *self.actions}
+        for label, used in (("mix", set(self.mix)), ("flow", set(self.flow))):
+            unknown = sorted(used - names)
+            if unknown:
+                raise ValueError(
+                    f"{label} names {', '.join(unknown)}: not an action; "
+                    f"known: {', '.join(sorted(names))}"
+                )
+        for origin, row in self.flow.items():
+            unknown = sorted(set(row) - names)
+            if unknown:
+                raise ValueError(f"flow.{origin} leads to unknown {', '.join(unknown)}")
+            if sum(row.values()) > 1 + 1e-9:
+                raise ValueError(f"flow.{origin}: probabilities add up to more than 1")
+        if self.flow and self.load.model != "sessions":
+            raise ValueError("flow needs load.model: sessions (it chains the turns of a session)")
+        if self.actions and not self.mix and not self.flow:
+            raise ValueError("actions are used through mix (weights) or flow (a Markov chain)")
+        for name, action in self.actions.items():
+            if action.protocol != self.target.protocol:
+                raise ValueError(f"actions.{name} is for {action.protocol!r}, not the target's")
+        return self
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:

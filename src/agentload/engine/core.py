@@ -271,6 +271,8 @@ class Engine:
         clock = self._clock
         intended_at = arrival_ns
         for turn in range(turns):
+            if state.ended:
+                break  # the flow ended the session: it completed
             if self._stopping or (plan.end_ns is not None and clock.now_ns() >= plan.end_ns):
                 return  # cut by the end of the run: neither completed nor failed
             seq = self.issued
@@ -285,7 +287,7 @@ class Engine:
             if plan.think_max_s > plan.think_min_s:
                 think_s = float(rng.uniform(plan.think_min_s, plan.think_max_s))
             intended_at = clock.now_ns() + int(think_s * NS_PER_S)
-            if turn + 1 < turns:
+            if turn + 1 < turns and not state.ended:
                 await clock.sleep_until(intended_at, precise=False)
         self.sessions_completed += 1
 

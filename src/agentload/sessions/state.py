@@ -14,3 +14,6 @@ class SessionState:
     server_session_id: str | None = None  # an agent's own session id (session APIs)
     turns_done: int = 0
     failed: bool = False
+    action: str | None = None  # the action of the last turn (Markov flows)
+    next_action: str | None = None  # drawn with the last turn: the flow's next step
+    ended: bool = False  # the flow chose to end the session
