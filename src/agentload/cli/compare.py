@@ -16,8 +16,7 @@ from agentload.report.html_compare import render_compare_html
 from agentload.report.markdown import (
     attribution_lines,
     compare_markdown,
-    format_delta,
-    format_value,
+    comparison_row,
 )
 
 HELP = (
@@ -89,17 +88,9 @@ def compare_command(
         for column in ("metric", "base", "new", "change", "relative", ci, "verdict"):
             table.add_column(column, justify="left" if column in ("metric", "verdict") else "right")
         for m in comparison.metrics:
-            absolute, relative, interval = format_delta(m)
-            verdict = m.verdict + (f" ({m.reason})" if m.reason else "")
-            table.add_row(
-                m.name,
-                format_value(m, m.base),
-                format_value(m, m.new),
-                absolute,
-                relative,
-                interval,
-                f"[{_STYLES[m.verdict]}]{verdict}[/]" if _STYLES[m.verdict] else verdict,
-            )
+            *cells, verdict = comparison_row(m)
+            style = _STYLES[m.verdict]
+            table.add_row(*cells, f"[{style}]{verdict}[/]" if style else verdict)
         console.print(table)
         for line in attribution_lines(comparison):
             console.print(line, markup=False)

@@ -10,7 +10,7 @@ from agentload.records.rundir import RunDir
 from agentload.report.html_charts import Spec, series, spectrum_chart, time_chart
 from agentload.report.html_page import chart_slots, esc, page, table
 from agentload.report.html_series import RunSeries, SeriesBuilder, run_histograms
-from agentload.report.markdown import attribution_lines, format_delta, format_value
+from agentload.report.markdown import attribution_lines, comparison_row
 
 
 def _load(path: Path) -> RunSeries:
@@ -52,21 +52,7 @@ def compare_charts(base_path: Path, new_path: Path) -> list[Spec]:
 
 
 def render_compare_html(comparison: Comparison, base_path: Path, new_path: Path) -> str:
-    rows = []
-    for m in comparison.metrics:
-        absolute, relative, interval = format_delta(m)
-        verdict = m.verdict + (f" ({m.reason})" if m.reason else "")
-        rows.append(
-            (
-                m.name,
-                format_value(m, m.base),
-                format_value(m, m.new),
-                absolute,
-                relative,
-                interval,
-                verdict,
-            )
-        )
+    rows = [comparison_row(m) for m in comparison.metrics]
     ci = f"{comparison.confidence:.1%} CI of the change"
     headers = ("metric", "base", "new", "change", "relative", ci, "verdict")
     attribution = attribution_lines(comparison)

@@ -122,6 +122,21 @@ def format_delta(change: MetricChange) -> tuple[str, str, str]:
     )
 
 
+def comparison_row(change: MetricChange, verdict_prefix: str = "") -> tuple[str, ...]:
+    """One metric as text cells: name, base, new, change, relative, interval, verdict."""
+    absolute, relative, interval = format_delta(change)
+    verdict = (verdict_prefix or change.verdict) + (f" ({change.reason})" if change.reason else "")
+    return (
+        change.name,
+        format_value(change, change.base),
+        format_value(change, change.new),
+        absolute,
+        relative,
+        interval,
+        verdict,
+    )
+
+
 def attribution_lines(comparison: Comparison) -> list[str]:
     lines = []
     by_name = {m.name: m for m in comparison.metrics}
@@ -147,21 +162,7 @@ def compare_markdown(comparison: Comparison) -> str:
         f"### agentload compare: {cell(comparison.base_name)} → {cell(comparison.new_name)}",
         "",
     ]
-    rows = []
-    for m in comparison.metrics:
-        absolute, relative, interval = format_delta(m)
-        verdict = _ICONS[m.verdict] + (f" ({m.reason})" if m.reason else "")
-        rows.append(
-            [
-                m.name,
-                format_value(m, m.base),
-                format_value(m, m.new),
-                absolute,
-                relative,
-                interval,
-                verdict,
-            ]
-        )
+    rows = [list(comparison_row(m, _ICONS[m.verdict])) for m in comparison.metrics]
     lines += md_table(
         (
             "metric",
