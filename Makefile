@@ -6,7 +6,7 @@ CONSTRAINTS := constraints.txt
 STAMP_CORE := $(VENV)/.installed-core
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: demo test services lint typecheck imports pytest install install-dev lock clean
+.PHONY: demo test services lint typecheck imports pytest install install-dev lock clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,10 @@ imports: $(STAMP_DEV)
 
 pytest: $(STAMP_DEV)
 	$(BIN)/python -m pytest -q
+
+## bench: benchmarks of the load generator itself (under 15 minutes); updates docs/performance.md
+bench: $(STAMP_CORE)
+	$(BIN)/python bench/run_all.py
 
 ## lock: re-pin every dependency (run after changing pyproject.toml)
 lock: | $(BIN)/python

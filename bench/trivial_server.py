@@ -60,11 +60,19 @@ class TrivialHTTP(asyncio.Protocol):
         self._transport = None
 
 
-async def serve(port: int, max_seconds: float, watch_stdin: bool) -> None:
+def _write_ready(path: str, text: str) -> None:
+    with open(path + ".tmp", "w") as f:
+        f.write(text)
+    os.replace(path + ".tmp", path)
+
+
+async def serve(port: int, max_seconds: float, watch_stdin: bool, ready_file: str | None) -> None:
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(TrivialHTTP, "127.0.0.1", port, backlog=1024)
+    server = await loop.create_server(TrivialHTTP, "127.0.0.1", port, backlog=4096)
     bound = server.sockets[0].getsockname()[1]
     print(f"PORT {bound}", flush=True)
+    if ready_file:  # written whole, then renamed: a reader never sees half of it
+        _write_ready(ready_file, f"http://127.0.0.1:{bound}\n")
 
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -88,15 +96,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--exit-on-stdin-eof", action="store_true", help="stop when stdin closes (parent exited)"
     )
+    parser.add_argument("--ready-file", default=None, help="write the URL here once listening")
     args = parser.parse_args(argv)
     if args.cpu is not None and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {args.cpu})
     try:
         import uvloop
     except ImportError:  # still works on asyncio's own loop, just with more CPU per request
-        asyncio.run(serve(args.port, args.max_seconds, args.exit_on_stdin_eof))
+        asyncio.run(serve(args.port, args.max_seconds, args.exit_on_stdin_eof, args.ready_file))
     else:
-        uvloop.run(serve(args.port, args.max_seconds, args.exit_on_stdin_eof))
+        uvloop.run(serve(args.port, args.max_seconds, args.exit_on_stdin_eof, args.ready_file))
     return 0
 
 

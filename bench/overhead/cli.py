@@ -13,7 +13,15 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .clients import MODES, AgentloadClient, AiohttpClient, Client, Load, find_agentload
+from .clients import (
+    MODES,
+    AgentloadAiohttpClient,
+    AgentloadClient,
+    AiohttpClient,
+    Client,
+    Load,
+    find_agentload,
+)
 from .measure import ClientResult, benchmark
 from .proc import SERVER_SCRIPT, SLACK_S, TrivialServer, pick_cores
 from .report import medians, render, write_json
@@ -35,6 +43,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     add("--agentload", default=None, help="the agentload executable (default: beside python)")
     add("--no-pin", action="store_true", help="do not pin server and clients to cores")
     add("--no-locust", action="store_true", help="skip Locust even if installed")
+    add("--no-aiohttp-transport", action="store_true",
+        help="skip the agentload run with target.transport: aiohttp")  # fmt: skip
     add("--profile", type=Path, default=None, metavar="DIR",
         help="also run agentload once per mode under cProfile, save the profiles in DIR and "
         "print the top costs per request")  # fmt: skip
@@ -86,8 +96,11 @@ def main(argv: Sequence[str]) -> int:
     try:
         if client_core is not None:
             os.sched_setaffinity(0, {client_core})  # children (the clients) inherit it
-        agentload = AgentloadClient(find_agentload(args.agentload), server.url, load, workdir)
+        exe = find_agentload(args.agentload)
+        agentload = AgentloadClient(exe, server.url, load, workdir)
         clients: list[Client] = [agentload, AiohttpClient(server.url, load)]
+        if not args.no_aiohttp_transport:
+            clients.insert(1, AgentloadAiohttpClient(exe, server.url, load, workdir))
         results = {c.name: ClientResult(c.name) for c in clients}
         if args.no_locust:
             results["locust"] = ClientResult("locust", skipped="--no-locust")

@@ -59,10 +59,11 @@ class AgentloadClient(Client):
     """``agentload run`` on a generated scenario, exactly as a user runs it."""
 
     name = "agentload"
+    transport = "fast"
 
     def __init__(self, exe: str, url: str, load: Load, workdir: Path) -> None:
         self.exe = exe
-        self.workdir = workdir
+        self.workdir = workdir / self.name
         duration = f"duration: {load.duration_s:g}s"
         loads = {
             "closed": f"model: closed, users: {load.users}, {duration}",
@@ -71,11 +72,12 @@ class AgentloadClient(Client):
             ONE: "model: closed, users: 1, requests: 1",
         }
         self.scenarios: dict[str, Path] = {}
+        self.workdir.mkdir(parents=True, exist_ok=True)
         for key, spec in loads.items():
-            path = self.scenarios[key] = workdir / f"{key}.yaml"
+            path = self.scenarios[key] = self.workdir / f"{key}.yaml"
             path.write_text(
                 f"name: bench-{key}\n"
-                f'target: {{base_url: "{url}", protocol: http}}\n'
+                f'target: {{base_url: "{url}", protocol: http, transport: {self.transport}}}\n'
                 "request: {method: GET, path: /}\n"
                 f"load: {{{spec}, grace: 5s}}\n"
             )
@@ -98,6 +100,13 @@ class AgentloadClient(Client):
             ok=int(summary["counts"]["ok"]),
             achieved_per_s=float(summary["rate"]["achieved_per_s"] or 0.0),
         )
+
+
+class AgentloadAiohttpClient(AgentloadClient):
+    """``agentload run`` with ``target.transport: aiohttp`` (the transport it had before)."""
+
+    name = "agentload-aiohttp"
+    transport = "aiohttp"
 
 
 class AiohttpClient(Client):

@@ -14,7 +14,7 @@ import platform
 import signal
 import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,12 +25,19 @@ import yaml
 from pydantic import ValidationError
 
 from agentload import __version__
-from agentload.analysis.summary import Summary, build_summary
+from agentload.analysis.attribution import PhaseWindows
+from agentload.analysis.bottleneck import with_bottleneck
+from agentload.analysis.summary import Summary, build_summary, with_run_notes
 from agentload.clients import client_for
+from agentload.clients.retry import RetryingClient
 from agentload.clock import NS_PER_S, MonotonicClock
-from agentload.config.models import ClosedLoad, OpenLoad, Scenario, SessionLoad, TurnCount
+from agentload.config.models import AdaptiveLoad, ClosedLoad, OpenLoad, Scenario, SessionLoad
 from agentload.config.thresholds import all_thresholds
 from agentload.engine import ClosedPlan, Engine, OpenPlan, RunStatus, SessionPlan, on_interrupt
+from agentload.engine.adaptive import AdaptivePacer, adaptive_plan
+from agentload.engine.breaker import STATUS as UNREACHABLE_STATUS
+from agentload.engine.breaker import UnreachableBreaker
+from agentload.engine.live_metrics import LiveMetrics
 from agentload.errors import RunDirError
 from agentload.metrics.aggregate import RunAggregator
 from agentload.metrics.window import RollingWindow
@@ -42,11 +49,16 @@ from agentload.records.rundir import (
     RunDir,
     write_json_atomic,
 )
+from agentload.records.samples import read_samples
 from agentload.report.html import write_run_html_safely
-from agentload.sessions import builder_for
+from agentload.sessions import compose
 from agentload.sessions.builders import RequestBuilder
-from agentload.sessions.mix import MixBuilder
+from agentload.sessions.personas import SessionShaper
+from agentload.slo.evaluate import Verdict
 from agentload.slo.tracking import RunSlo
+from agentload.telemetry.runner import TelemetryRunner
+from agentload.telemetry.summary import run_meta as telemetry_meta
+from agentload.telemetry.summary import with_telemetry
 from agentload.traffic import arrival_process, arrivals_from_spec, natural_bounds, schedule_ns
 
 _TICK_S = 0.25
@@ -61,6 +73,7 @@ class ProgressSnapshot:
     totals: RunAggregator
     window: RollingWindow
     stopping: bool
+    thresholds: tuple[Verdict, ...] = ()  # each threshold so far (empty without thresholds)
 
 
 class Progress(Protocol):
@@ -88,22 +101,17 @@ def default_run_dir(scenario: Scenario, base: Path = Path("runs")) -> Path:
 
 
 def scenario_builder(scenario: Scenario) -> RequestBuilder:
-    """The request builder, or a mix/flow over the named actions when there are any."""
-    main = builder_for(scenario.request, scenario.seed)
-    if not scenario.actions:
-        return main
-    main.action = "request"  # the name mix and flow use for it, on its records too
-    builders: dict[str, RequestBuilder] = {"request": main}
-    for name, request in scenario.actions.items():
-        builder = builder_for(request, scenario.seed)
-        builder.action = name
-        builders[name] = builder
-    return MixBuilder(builders, scenario.mix, scenario.flow, scenario.seed)
+    """The request builder, or a mix/flow over the named actions, or one per persona."""
+    return compose.scenario_builder(scenario)
 
 
 def max_connections(scenario: Scenario) -> int:
     """At most one connection per request in flight: the cap, the users or the sessions."""
     load = scenario.load
+    if isinstance(load, SessionLoad) and load.users is not None:
+        return load.users
+    if isinstance(load, AdaptiveLoad):
+        return load.max_users
     return load.users if isinstance(load, ClosedLoad) else load.max_in_flight
 
 
@@ -126,8 +134,12 @@ def run(
     out_dir: Path | None = None,
     progress: Progress | None = None,
     handle_signals: bool = False,
+    live_metrics: LiveMetrics | None = None,
 ) -> RunResult:
-    """Run a scenario to the end (or until interrupted) and write its run directory."""
+    """Run a scenario to the end (or until interrupted) and write its run directory.
+    ``live_metrics`` (already serving) is fed every record and every tick of the run."""
+    if live_metrics is not None:
+        progress = _LiveProgress(progress, live_metrics)
     run_dir = RunDir.create(out_dir or default_run_dir(scenario))
     raise_open_files_limit(max_connections(scenario))
     with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
@@ -145,16 +157,28 @@ async def _run(
     aggregator = RunAggregator()
     window = RollingWindow()
     slo = RunSlo(all_thresholds(scenario.thresholds, scenario.targets))
+    phase_windows = PhaseWindows()  # latency components over time, for the bottleneck
     load = scenario.load
     client = client_for(scenario, max_connections=max_connections(scenario))
+    if scenario.target.retry is not None:
+        client = RetryingClient(client, scenario.target.retry, seed=scenario.seed)
+    breaker = _breaker(scenario)
+    pacers = AdaptivePacer.for_scenario(scenario)  # load.model adaptive: holds its target
     engine = Engine(
         _plan(scenario),
         scenario_builder(scenario),
         client,
         clock,
-        [writer, aggregator, _WindowSink(window, clock), slo],
+        [
+            *(writer, aggregator, _WindowSink(window, clock), slo, phase_windows),
+            *breaker,
+            *pacers,
+            *([progress.metrics] if isinstance(progress, _LiveProgress) else []),
+        ],
         grace_s=grace_s(scenario),
     )
+    watches = [asyncio.ensure_future(b.watch(engine, clock)) for b in breaker]
+    watches += [asyncio.ensure_future(p.drive(engine, clock, run_dir.path)) for p in pacers]
     loop = asyncio.get_running_loop()
     if handle_signals:
         handler = on_interrupt(engine)
@@ -163,20 +187,28 @@ async def _run(
     ticker = asyncio.ensure_future(
         _tick(engine, clock, writer, window, aggregator, progress, load, slo)
     )
+    telemetry = TelemetryRunner(
+        scenario.telemetry, clock, run_dir.path, in_flight=lambda: engine.in_flight
+    )
+    telemetry.start()  # samples on the run clock until the engine is done
     status = "failed"
     try:
         status = (await engine.run()).value
         if slo.gate.aborted is not None:
             status = "aborted"
+        elif any(b.tripped for b in breaker):
+            status = UNREACHABLE_STATUS
     except asyncio.CancelledError:
         status = RunStatus.INTERRUPTED.value
         raise
     finally:
-        ticker.cancel()
-        await asyncio.gather(ticker, return_exceptions=True)
+        for task in (ticker, *watches):
+            task.cancel()
+        await asyncio.gather(ticker, *watches, return_exceptions=True)
         if handle_signals:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
+        await telemetry.stop()
         await client.aclose()
         writer.close()
         if progress is not None:
@@ -188,10 +220,22 @@ async def _run(
         )
         aborted = slo.gate.aborted
         summary = slo.complete(summary, aborted.expr if aborted else None)
+        meta["telemetry"] = telemetry_meta(scenario.telemetry, telemetry.notes.lines)
+        summary = with_telemetry(summary, run_dir.path, meta["telemetry"])
+        summary = with_bottleneck(
+            summary, phase_windows, read_samples(run_dir.path), meta["telemetry"]
+        )
         write_json_atomic(run_dir.path / SUMMARY_FILE, summary.to_dict())
         ended_s = clock.wall_start_s + clock.now_ns() / NS_PER_S
         if aborted is not None:
             meta.update(aborted_by=aborted.expr, aborted_at_s=aborted.at_s)
+        for b in breaker:
+            meta.update(b.meta())
+        for p in pacers:
+            p.write_summary(run_dir.path)
+            meta["adaptive"] = p.summary()
+        summary = with_run_notes(summary, meta)
+        write_json_atomic(run_dir.path / SUMMARY_FILE, summary.to_dict())
         meta.update(
             status=status,
             ended_at=datetime.fromtimestamp(ended_s, UTC).isoformat(),
@@ -206,6 +250,28 @@ async def _run(
         summary=summary,
         aborted_by=aborted.expr if aborted else None,
     )
+
+
+class _LiveProgress:
+    """The live display (if any) and the Prometheus metrics, fed by the same ticker."""
+
+    def __init__(self, inner: Progress | None, metrics: LiveMetrics) -> None:
+        self.inner = inner
+        self.metrics = metrics
+
+    def update(self, snapshot: ProgressSnapshot) -> None:
+        self.metrics.tick(
+            elapsed_s=snapshot.elapsed_s,
+            in_flight=snapshot.in_flight,
+            issued=snapshot.issued,
+            verdicts=snapshot.thresholds,
+        )
+        if self.inner is not None:
+            self.inner.update(snapshot)
+
+    def close(self) -> None:
+        if self.inner is not None:
+            self.inner.close()
 
 
 class _WindowSink:
@@ -224,7 +290,7 @@ async def _tick(
     window: RollingWindow,
     totals: RunAggregator,
     progress: Progress | None,
-    load: OpenLoad | ClosedLoad | SessionLoad,
+    load: OpenLoad | ClosedLoad | SessionLoad | AdaptiveLoad,
     slo: RunSlo,
 ) -> None:
     """Flush records at least once a second, judge abort rules, and feed the live view."""
@@ -245,6 +311,7 @@ async def _tick(
                 totals=totals,
                 window=window,
                 stopping=remaining == 0.0,
+                thresholds=tuple(slo.gate.verdicts(elapsed_s)) if slo.gate.rules else (),
             )
             try:
                 progress.update(snapshot)
@@ -256,20 +323,9 @@ async def _tick(
 def _plan(scenario: Scenario) -> OpenPlan | ClosedPlan | SessionPlan:
     load = scenario.load
     if isinstance(load, SessionLoad):
-        return SessionPlan(
-            schedule_ns=schedule_ns(
-                arrival_process(load.arrival, load.rate),
-                np.random.default_rng(scenario.seed),
-                duration_s=load.duration,
-                max_count=load.sessions,
-            ),
-            max_sessions=load.max_in_flight,
-            turns=_turn_sampler(load.turns),
-            think_min_s=load.think_time.min,
-            think_max_s=load.think_time.max,
-            end_ns=None if load.duration is None else int(load.duration * NS_PER_S),
-            seed=scenario.seed,
-        )
+        return _session_plan(scenario, load)
+    if isinstance(load, AdaptiveLoad):
+        return adaptive_plan(load, scenario.seed)
     if isinstance(load, OpenLoad):
         if isinstance(load.arrival, str):
             assert load.rate is not None  # the model requires it for a named arrival
@@ -294,12 +350,32 @@ def _plan(scenario: Scenario) -> OpenPlan | ClosedPlan | SessionPlan:
     )
 
 
-def _turn_sampler(turns: TurnCount) -> Callable[[np.random.Generator], int]:
-    def sample(rng: np.random.Generator) -> int:
-        drawn = turns.median * float(np.exp(turns.sigma * rng.standard_normal()))
-        return int(min(turns.max, max(turns.min, round(drawn))))
-
-    return sample
+def _session_plan(scenario: Scenario, load: SessionLoad) -> SessionPlan:
+    """Sessions arriving by any open process, or ``users`` running them back to back."""
+    schedule: Iterator[int] = iter(())
+    if load.users is None:
+        if isinstance(load.arrival, str):
+            assert load.rate is not None  # the model requires it for a named arrival
+            process = arrival_process(load.arrival, load.rate, load.burstiness)
+        else:
+            process = arrivals_from_spec(load.arrival)
+        natural_s, natural_count = natural_bounds(process)
+        rng = np.random.default_rng(scenario.seed)
+        duration_s = load.duration if load.duration is not None else natural_s
+        count = load.sessions if load.sessions is not None else natural_count
+        schedule = schedule_ns(process, rng, duration_s=duration_s, max_count=count)
+    return SessionPlan(
+        schedule_ns=schedule,
+        max_sessions=load.max_in_flight,
+        turns=lambda _rng: 1,  # unused: the shaper draws each session's shape
+        think_min_s=0.0,
+        think_max_s=0.0,
+        end_ns=None if load.duration is None else int(load.duration * NS_PER_S),
+        seed=scenario.seed,
+        shape=SessionShaper(scenario),
+        users=load.users,
+        max_sessions_total=load.sessions,
+    )
 
 
 def _meta(scenario: Scenario, wall_start_s: float) -> dict[str, Any]:
@@ -321,7 +397,18 @@ def _meta(scenario: Scenario, wall_start_s: float) -> dict[str, Any]:
         "started_at": datetime.fromtimestamp(wall_start_s, UTC).isoformat(),
         "ended_at": None,
         "status": "running",
+        **({"tls_verified": not scenario.target.insecure} if _is_https(scenario) else {}),
     }
+
+
+def _is_https(scenario: Scenario) -> bool:
+    return scenario.target.base_url.lower().startswith("https:")
+
+
+def _breaker(scenario: Scenario) -> list[UnreachableBreaker]:
+    """The circuit breaker for an unreachable target, when the scenario asks for one."""
+    after_s = scenario.target.unreachable_abort_after
+    return [] if after_s is None else [UnreachableBreaker(after_s)]
 
 
 def _user() -> str:
@@ -362,9 +449,11 @@ def summarize_run_dir(path: Path) -> tuple[Summary, dict[str, Any], RecordReadSt
     stats = RecordReadStats()
     aggregator = RunAggregator()
     slo = _stored_slo(run_dir.path)
+    phase_windows = PhaseWindows()
     for record in run_dir.iter_records(stats):
         aggregator.add(record)
         slo.add(record)
+        phase_windows.add(record)
     rate = meta.get("target_rate_per_s")
     window = meta.get("load_window_s")
     summary = build_summary(
@@ -374,6 +463,10 @@ def summarize_run_dir(path: Path) -> tuple[Summary, dict[str, Any], RecordReadSt
     )
     aborted_by = meta.get("aborted_by")
     summary = slo.complete(summary, aborted_by if isinstance(aborted_by, str) else None)
+    summary = with_run_notes(summary, meta)
+    summary = with_telemetry(summary, run_dir.path, meta.get("telemetry"))
+    samples = read_samples(run_dir.path)
+    summary = with_bottleneck(summary, phase_windows, samples, meta.get("telemetry"))
     try:
         write_json_atomic(run_dir.path / SUMMARY_FILE, summary.to_dict())
     except OSError as exc:
@@ -388,7 +481,8 @@ def _stored_slo(path: Path) -> RunSlo:
     except FileNotFoundError:
         return RunSlo(())
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise RunDirError(f"{path}: cannot read {SCENARIO_FILE}: {exc}") from None
+        reason = " ".join(str(exc).split())  # YAML errors span lines; the CLI prints one
+        raise RunDirError(f"{path}: cannot read {SCENARIO_FILE}: {reason[:300]}") from None
     try:
         return RunSlo.from_scenario_dict(data if isinstance(data, dict) else {})
     except ValidationError as exc:

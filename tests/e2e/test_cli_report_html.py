@@ -16,13 +16,17 @@ from pathlib import Path
 
 import pytest
 
+from agentload.records.samples import TELEMETRY_FILE, Sample, SampleWriter
+from agentload.report.html_capacity import write_capacity_html
 from tests.e2e.test_cli import REPO, agentload, assert_no_traceback
 from tests.unit.report.test_html import write_run
+from tests.unit.report.test_html_capacity import write_capacity
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = REPO / "test-artifacts"
 EVIL_DOM = "<img src=x onerror=\"document.body.setAttribute('data-pwned','1')\"><script>x</script>"
 
+CHART_DATA = r'<script id="chart-data" type="application/json">(.*?)</script>'
 needs_chromium = pytest.mark.skipif(
     CHROMIUM is None, reason="chromium not installed (make services installs it)"
 )
@@ -84,14 +88,55 @@ def test_every_plot_renders_in_chromium_without_errors(tmp_path: Path) -> None:
     dom = chromium(url, "--dump-dom")
     body = re.search(r"<body[^>]*>", dom)
     assert body is not None
-    assert 'data-plots-rendered="7"' in body.group(0), body.group(0)
+    # 7 run plots and the Bottleneck section's phase shares over time
+    assert 'data-plots-rendered="8"' in body.group(0), body.group(0)
     assert "data-pwned" not in body.group(0)  # the hostile message stayed text
     errors = re.search(r'<pre id="js-errors">(.*?)</pre>', dom, re.S)
     assert errors is not None and errors.group(1).strip() == ""
     for plot in re.findall(r'<div class="plot" id="plot-[^"]+">(.*?)</figure>', dom, re.S):
         assert "<canvas" in plot
-    assert dom.count("<canvas") >= 7
+    assert dom.count("<canvas") >= 8
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "report.png"
     chromium(url, f"--screenshot={shot}")
     assert shot.stat().st_size > 10_000
+
+
+@needs_chromium
+def test_sessions_telemetry_and_capacity_pages_render_in_chromium(tmp_path: Path) -> None:
+    run = write_run(tmp_path / "run", n=1200, evil=False)
+    patched = []
+    for i, line in enumerate((run / "records.jsonl").read_text().splitlines()):
+        record = json.loads(line)
+        record.update(session_id=f"s{i // 4}", turn=i % 4, persona="buyer" if i % 3 else "browser")
+        patched.append(json.dumps(record))
+    (run / "records.jsonl").write_text("\n".join(patched) + "\n")
+    writer = SampleWriter(run / TELEMETRY_FILE)
+    for i in range(120):  # 12 s at 10 Hz: host and GPU collectors, several units
+        at_ns = i * 100_000_000
+        writer.add(Sample(at_ns, "host", {"cpu_percent": 20 + i % 7, "mem_used_bytes": 2e9 + i}))
+        writer.add(Sample(at_ns, "gpu", {"gpu0.util_percent": 60.0, "gpu0.power_watts": 250.0}))
+    writer.close()
+    proc = agentload("report", str(run), "--html")
+    assert proc.returncode == 0, proc.stderr
+    page = (run / "report.html").read_text()
+    assert "<h2>Per persona</h2>" in page and "<h2>Per turn (sessions)</h2>" in page
+    assert 'id="plot-telemetry-host-percent"' in page and 'id="plot-telemetry-gpu-watts"' in page
+    capacity = tmp_path / "capacity"
+    write_capacity(capacity)
+    capacity_page = write_capacity_html(capacity)
+    ARTIFACTS.mkdir(exist_ok=True)
+    for html_file, shot_name in ((run / "report.html", "report-sessions-telemetry.png"),
+                                 (capacity_page, "capacity.png")):  # fmt: skip
+        text = html_file.read_text()
+        expected = len(json.loads(re.search(CHART_DATA, text).group(1)))  # type: ignore[union-attr]
+        dom = chromium(html_file.as_uri(), "--dump-dom")
+        body = re.search(r"<body[^>]*>", dom)
+        assert body is not None and f'data-plots-rendered="{expected}"' in body.group(0)
+        errors = re.search(r'<pre id="js-errors">(.*?)</pre>', dom, re.S)
+        assert errors is not None and errors.group(1).strip() == ""
+        for plot in re.findall(r'<div class="plot" id="plot-[^"]+">(.*?)</figure>', dom, re.S):
+            assert "<canvas" in plot
+        shot = ARTIFACTS / shot_name
+        chromium(html_file.as_uri(), f"--screenshot={shot}")
+        assert shot.stat().st_size > 10_000

@@ -24,6 +24,7 @@ from agentload.records.rundir import RecordReadStats, RunDir
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 SAMPLE_CAP: Final = 100_000
+BIN_NS: Final = 10_000_000  # sends and ok completions are counted in 10-ms bins (for rates)
 OUTSIDE_SERVER: Final = "outside_server"  # latency not covered by the server's own phases
 
 
@@ -77,6 +78,8 @@ class RunSamples:
     itl_unit: IntArray  # which request each gap came from: the resampling unit
     per_action_ms: dict[str, FloatArray]
     read_stats: RecordReadStats
+    sent_bins: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    ok_bins: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
 def _outside_server_ms(record: RequestRecord, latency_ms: float) -> float | None:
@@ -97,8 +100,16 @@ def load_run_samples(path: Path, *, cap: int = SAMPLE_CAP) -> RunSamples:
     aggregator = RunAggregator()
     rows = Thinned(cap)  # (intended_at, latency, ttft, action, phases)
     gaps = Thinned(cap)  # (intended_at, request number, gap)
+    sent_bins: dict[int, int] = {}
+    ok_bins: dict[int, int] = {}
     for number, record in enumerate(run_dir.iter_records(stats)):
         aggregator.add(record)
+        if record.sent_at is not None:
+            key = record.sent_at // BIN_NS
+            sent_bins[key] = sent_bins.get(key, 0) + 1
+        if record.outcome == Outcome.OK:
+            key = record.done_at // BIN_NS
+            ok_bins[key] = ok_bins.get(key, 0) + 1
         if record.outcome != Outcome.OK or (latency := record.latency_ms) is None:
             continue
         phases: dict[str, float] = {k: v for k, v in record.phases_ms.items() if k != "total"}
@@ -138,7 +149,20 @@ def load_run_samples(path: Path, *, cap: int = SAMPLE_CAP) -> RunSamples:
         itl_unit=_dense_units(np.array([row[1] for row in gap_rows], dtype=np.int64)),
         per_action_ms={k: np.array(v, dtype=np.float64) for k, v in per_action.items()},
         read_stats=stats,
+        sent_bins=_dense_bins(sent_bins),
+        ok_bins=_dense_bins(ok_bins),
     )
+
+
+def _dense_bins(counts: dict[int, int]) -> IntArray:
+    """Counts per bin from the first occupied bin to the last, empty bins included."""
+    if not counts:
+        return np.zeros(0, dtype=np.int64)
+    first = min(counts)
+    out = np.zeros(max(counts) - first + 1, dtype=np.int64)
+    for key, count in counts.items():
+        out[key - first] = count
+    return out
 
 
 def _dense_units(owners: IntArray) -> IntArray:

@@ -17,7 +17,9 @@
                     end), whichever is longer
     metrics         {name: {count, mean, std, min, max, p50, p90, p95, p99, p99_9}} for
                     latency_ms (from the intended start), service_ms (from the actual send),
-                    schedule_lag_ms, ttft_ms, ttfb_ms, itl_ms (every gap of every request),
+                    schedule_lag_ms (split, open model only, into scheduler_lag_ms: the
+                    timer fired late, and dispatch_lag_ms: released to written), ttft_ms,
+                    ttfb_ms, itl_ms (every gap of every request),
                     tpot_ms, output_tokens_per_s_per_request (tokens/s, not ms), and
                     error_latency_ms; values are None when count is 0; std is the population
                     std; percentiles are nearest-rank, accurate to ~0.1%, within [min, max]
@@ -31,9 +33,18 @@
                     agentload.slo.evaluate (empty list when the scenario has none)
     sessions        None, or for runs with sessions {count, succeeded, failed, success_rate,
                     duration_ms {p50, p90, max}, turns {mean, max}, by_turn [{turn, ok,
-                    latency_p50_ms, latency_p99_ms, ttft_p50_ms, input_tokens_mean}]}
+                    latency_p50_ms, latency_p99_ms, ttft_p50_ms, input_tokens_mean}],
+                    by_persona {persona: {sessions, share, succeeded, turns_mean, ok, error,
+                    slow, latency_p50_ms, latency_p99_ms}} (empty without personas)}
+    counts.slow     ok requests slower than their action's ``sla`` (a subset of ok)
     goodput         {objectives, good, per_s, per_action: {action: {good, per_s}}}: requests
                     that met every per-request objective; see agentload.analysis.goodput
+    retries         {attempts, retried, retry_amplification, first_attempt_success_rate,
+                    eventual_success_rate} over sent requests (target.retry; without it
+                    amplification is 1 and the two rates are equal); rates None when none sent
+    bottleneck      optional (absent when not analysed): {name, confidence, headline, evidence,
+                    trustworthy, causes, components, windows, correlations}; the most likely
+                    bottleneck and its evidence, see agentload.analysis.bottleneck
 
 Populations: every metric except schedule_lag_ms (all sent requests) and error_latency_ms
 (sent errors) covers outcome "ok" only, as do the token totals; see agentload.metrics.aggregate.
@@ -44,7 +55,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from agentload.analysis import validity
 from agentload.analysis.goodput import Goodput
@@ -52,6 +63,9 @@ from agentload.metrics.aggregate import METRIC_NAMES, RunAggregator
 from agentload.metrics.histogram import LatencyHistogram
 from agentload.records.record import RequestRecord
 from agentload.slo.evaluate import Verdict
+
+if TYPE_CHECKING:
+    from agentload.analysis.bottleneck import Bottleneck
 
 SCHEMA_VERSION: Final = 1
 PERCENTILES: Final = (50.0, 90.0, 95.0, 99.0, 99.9)
@@ -133,6 +147,9 @@ class Summary:
     thresholds: tuple[Verdict, ...] = ()
     goodput: Goodput | None = None
     sessions: Mapping[str, Any] | None = None  # see metrics.sessions.SessionAggregator
+    bottleneck: Bottleneck | None = None  # see analysis.bottleneck; set after the run
+    retries: Mapping[str, Any] | None = None  # see retry_stats
+    slow: int = 0  # ok requests over their action's sla (marked, not errors)
 
     @property
     def thresholds_failed(self) -> list[Verdict]:
@@ -149,6 +166,7 @@ class Summary:
                 "error": self.error,
                 "dropped": self.dropped,
                 "cancelled": self.cancelled,
+                "slow": self.slow,
             },
             "errors_by_kind": dict(sorted(self.errors_by_kind.items())),
             "rate": {
@@ -168,7 +186,8 @@ class Summary:
             "thresholds": [v.to_dict() for v in self.thresholds],
             "goodput": None if self.goodput is None else self.goodput.to_dict(),
             "sessions": None if self.sessions is None else dict(self.sessions),
-        }
+            "retries": None if self.retries is None else dict(self.retries),
+        } | ({} if self.bottleneck is None else {"bottleneck": self.bottleneck.to_dict()})
 
 
 def build_summary(
@@ -224,6 +243,8 @@ def build_summary(
         ),
         per_action=per_action,
         sessions=aggregator.sessions.to_dict(),
+        slow=aggregator.slow,
+        retries=retry_stats(aggregator),
     )
     return dataclasses.replace(summary, warnings=validity.check(summary))
 
@@ -241,3 +262,38 @@ def summarize(
     return build_summary(
         aggregator, target_rate_per_s=target_rate_per_s, load_window_s=load_window_s
     )
+
+
+def retry_stats(aggregator: RunAggregator) -> dict[str, Any]:
+    """What retries cost and bought: extra attempts per sent request, and success before
+    and after retrying (the first is what users of a client without retries would see)."""
+    sent = aggregator.sent
+    return {
+        "attempts": aggregator.attempts,
+        "retried": aggregator.retried,
+        "retry_amplification": aggregator.attempts / sent if sent else None,
+        "first_attempt_success_rate": aggregator.first_attempt_ok / sent if sent else None,
+        "eventual_success_rate": aggregator.ok / sent if sent else None,
+    }
+
+
+def with_run_notes(summary: Summary, meta: Mapping[str, Any]) -> Summary:
+    """Warnings from how the run went (meta.json): an abort by the circuit breaker, TLS
+    certificates not verified; and retries, which can hide failures from the success rate.
+    The report recomputes them from the run directory."""
+    notes: list[str] = []
+    reason = meta.get("abort_reason")
+    if isinstance(reason, str):
+        notes.append(f"run aborted: {reason}")
+    if meta.get("tls_verified") is False:
+        notes.append("TLS certificates were not verified (target.insecure: true)")
+    retries = summary.retries or {}
+    if retries.get("retried"):
+        notes.append(
+            f"{retries['retried']} requests were retried (x{retries['retry_amplification']:.2f}"
+            f" attempts per request): first-attempt success "
+            f"{retries['first_attempt_success_rate']:.1%}, eventual "
+            f"{retries['eventual_success_rate']:.1%}"
+        )
+    new = tuple(n for n in notes if n not in summary.warnings)
+    return dataclasses.replace(summary, warnings=(*summary.warnings, *new)) if new else summary

@@ -20,12 +20,24 @@ Rules, in the order the warnings appear:
 7. ``cancelled > 0``: "N requests cancelled in flight when the run stopped".
 8. ``client_limit`` errors: the generator ran out of sockets or file descriptors; those
    failures say nothing about the target.
+9. From telemetry, not the summary (``telemetry_warnings``): the generator's own CPU or
+   event-loop lag crossed its limit for 2 samples in a row (``analysis.generator_check``).
+10. ``bottleneck.name == "load_generator"`` (``analysis.bottleneck``, set after the run):
+    "run untrustworthy: the load generator is the bottleneck ...".
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Final
 
+from agentload.analysis.generator_check import (
+    CPU_LIMIT_PERCENT,
+    LOOP_LAG_LIMIT_MS,
+    GeneratorVerdict,
+    generator_verdict,
+)
+from agentload.records.samples import Sample
 from agentload.units import format_duration_ms, format_rate
 
 if TYPE_CHECKING:
@@ -82,7 +94,28 @@ def check(summary: Summary) -> tuple[str, ...]:
             "out of sockets or file descriptors (raise ulimit -n or lower the in-flight cap); "
             "they say nothing about the target"
         )
+    if summary.bottleneck is not None and not summary.bottleneck.trustworthy:
+        warnings.append(
+            "run untrustworthy: the load generator is the bottleneck (see Bottleneck); its own "
+            "delays are in the latencies: give it more CPU or lower the load"
+        )
     return tuple(warnings)
+
+
+def telemetry_warnings(
+    samples: Iterable[Sample],
+    notes: Iterable[str],
+    *,
+    cpu_limit_percent: float = CPU_LIMIT_PERCENT,
+    loop_lag_limit_ms: float = LOOP_LAG_LIMIT_MS,
+) -> tuple[tuple[str, ...], GeneratorVerdict]:
+    """Rule 9 and the collectors' own notes ("gpu telemetry off: ..."), in that order after
+    the summary's warnings; with the generator verdict, which the run keeps in its meta."""
+    verdict = generator_verdict(
+        samples, cpu_limit_percent=cpu_limit_percent, loop_lag_limit_ms=loop_lag_limit_ms
+    )
+    lines = [*([verdict.warning] if verdict.warning else []), *notes]
+    return tuple(lines), verdict
 
 
 def schedule_lag_threshold_ms(service_p50_ms: float | None) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +58,13 @@ def serve_command(
         None, help="Write the URL here once listening (for scripts)."
     ),
     log_level: str = typer.Option("warning", help="uvicorn's log level."),
+    api_key_env: str | None = typer.Option(
+        None,
+        help="Require an API key: the value of this environment variable, sent as "
+        "'Authorization: Bearer <key>' or 'X-Api-Key' (the key itself never goes on the "
+        "command line).",
+        metavar="NAME",
+    ),
 ) -> None:
     from agentload.errors import UsageError
 
@@ -73,8 +81,14 @@ def serve_command(
         "engine.oom_policy": oom_policy,
         "engine.speed": speed,
         "store.url": store,
+        "api_key_env": api_key_env,
     }
     settings = _settings(config, {key: value for key, value in flags.items() if value is not None})
+    if settings.api_key_env is not None and not os.environ.get(settings.api_key_env):
+        raise UsageError(
+            f"--api-key-env {settings.api_key_env}: the variable is not set or empty; "
+            "export it with the key first"
+        )
 
     from agentload.reference_agent.server import serve
 

@@ -15,9 +15,10 @@ from agentload.config import parse_scenario
 from agentload.errors import RunError
 
 HELP = (
-    "Start the reference agent on a free loopback port, run a 30-second open-loop "
-    "streaming test against it (Poisson arrivals at 20/s, 256-token prompts, 64 output "
-    "tokens), show live progress and the summary, write the run directory, stop the agent."
+    "Start the reference agent on a free loopback port, run a 30-second conversation test "
+    "against it (sessions arriving at 8/s, two personas, multi-turn streaming chats whose "
+    "context grows turn by turn, think time between turns), show live progress and the "
+    "summary with per-turn and per-persona tables, write the run directory, stop the agent."
 )
 
 _READY_TIMEOUT_S = 60.0

@@ -16,7 +16,8 @@ import traceback
 import typer
 
 from agentload import __version__
-from agentload.cli import agent, compare, demo, report, run, validate
+from agentload.cli import agent, compare, demo, export, probe, report, run, validate
+from agentload.cli import capacity as capacity_cli
 from agentload.errors import AgentloadError
 
 EXIT_CODES_HELP = (
@@ -66,6 +67,24 @@ app.command(
     short_help="Compare two runs with confidence intervals and verdicts.",
     no_args_is_help=True,
 )(compare.compare_command)
+app.command(
+    "export",
+    help=export.HELP,
+    short_help="Write a run's records as Parquet or CSV (one row per request).",
+    no_args_is_help=True,
+)(export.export_command)
+app.command(
+    "capacity",
+    help=capacity_cli.HELP,
+    short_help="Find the largest load that meets every threshold.",
+    no_args_is_help=True,
+)(capacity_cli.capacity_command)
+app.command(
+    "probe",
+    help=probe.HELP,
+    short_help="Time DNS, connect, TLS, first byte, keep-alive and upload to a URL.",
+    no_args_is_help=True,
+)(probe.probe_command)
 app.add_typer(agent.app, name="agent", short_help="The bundled reference agent (agent serve).")
 
 

@@ -18,7 +18,7 @@ from agentload.cli.options import (
     SEED_OPTION,
     SET_OPTION,
 )
-from agentload.cli.progress import make_progress
+from agentload.cli.progress import METRICS_PORT_OPTION, make_progress, serve_live_metrics
 from agentload.config import Scenario, load_scenario
 from agentload.report.terminal import render_summary
 
@@ -26,7 +26,8 @@ HELP = (
     "Run the load test a scenario describes, show live progress, print the summary and "
     "write the run directory (records.jsonl, summary.json, meta.json, scenario.yaml). "
     "Ctrl-C once stops sending and lets in-flight requests finish (grace period); twice "
-    "cancels them. Exit codes: 0 ok, 1 threshold failed or nothing succeeded, 2 bad input, "
+    "cancels them. Exit codes: 0 ok, 1 threshold failed, nothing succeeded or the target "
+    "stayed unreachable (target.unreachable_abort_after), 2 bad input, "
     "3 interrupted or error."
 )
 
@@ -39,6 +40,7 @@ def run_command(
     duration: str | None = DURATION_OPTION,
     quiet: bool = QUIET_OPTION,
     json_: bool = JSON_OPTION,
+    metrics_port: str | None = METRICS_PORT_OPTION,
 ) -> None:
     overrides = list(set_ or ())
     if seed is not None:
@@ -46,17 +48,29 @@ def run_command(
     if duration is not None:
         overrides.append(f"load.duration={duration}")
     loaded = load_scenario(scenario, overrides=overrides)
-    raise typer.Exit(execute(loaded, out=out, quiet=quiet, as_json=json_))
+    raise typer.Exit(
+        execute(loaded, out=out, quiet=quiet, as_json=json_, metrics_port=metrics_port)
+    )
 
 
-def execute(scenario: Scenario, *, out: Path | None, quiet: bool, as_json: bool) -> int:
+def execute(
+    scenario: Scenario,
+    *,
+    out: Path | None,
+    quiet: bool,
+    as_json: bool,
+    metrics_port: str | None = None,
+) -> int:
     """Run, print, and return the exit code (shared with ``agentload demo``)."""
     console = make_console()
     if not quiet and not as_json:
         console.print(f"[bold]agentload[/] {scenario.name} → {scenario.target.base_url}")
     progress = make_progress(quiet=quiet or as_json, console=console)
     try:
-        result = api.run(scenario, out_dir=out, progress=progress, handle_signals=True)
+        with serve_live_metrics(metrics_port, scenario) as live:
+            result = api.run(
+                scenario, out_dir=out, progress=progress, handle_signals=True, live_metrics=live
+            )
     finally:
         if progress is not None:
             progress.close()  # leaves the terminal as it was even if the run never started
@@ -69,6 +83,8 @@ def execute(scenario: Scenario, *, out: Path | None, quiet: bool, as_json: bool)
             console.print(f"report: {result.run_dir / 'report.html'}")
         if result.aborted_by is not None:
             console.print(f"[red]run aborted: threshold {result.aborted_by!r} failed[/]")
+        elif result.status == "aborted_unreachable":
+            console.print("[red]run aborted: the target was unreachable (see warnings)[/]")
         elif result.status != "complete":
             console.print(f"[yellow]run {result.status}[/]")
     return exit_code(result)
@@ -78,7 +94,7 @@ def exit_code(result: api.RunResult) -> int:
     """1 for a run an abort_on_fail threshold stopped; 3 for one that did not complete
     otherwise; 1 when a threshold failed or not one request succeeded (a dead target must
     not pass a CI gate); 0 otherwise. A threshold with no data does not fail."""
-    if result.status == "aborted":
+    if result.status in ("aborted", "aborted_unreachable"):
         return 1
     if result.status != "complete":
         return 3

@@ -8,6 +8,7 @@ import typer
 
 from agentload.cli.options import SCENARIO_ARG, SET_OPTION
 from agentload.config import load_scenario
+from agentload.sessions.describe import describe_sessions
 
 HELP = (
     "Check a scenario file without sending anything. Prints one line per problem "
@@ -31,17 +32,16 @@ def validate_command(
         )
         shape = f"open model, {arrival}, in-flight cap {load.max_in_flight}"
     elif load.model == "sessions":
-        shape = (
-            f"sessions arriving ({load.arrival}) at {load.rate:g}/s, "
-            f"median {load.turns.median:g} turns, at most {load.max_in_flight} at once"
-        )
+        shape = describe_sessions(loaded)
+    elif load.model == "adaptive":
+        shape = f"adaptive model, {load.min_users}-{load.max_users} users holding {load.target}"
     else:
         shape = f"closed model, {load.users} users"
     count = (
         f"{load.sessions} sessions"
         if load.model == "sessions" and load.sessions is not None
         else f"{load.requests} requests"
-        if load.model != "sessions" and load.requests is not None
+        if load.model in ("open", "closed") and load.requests is not None
         else ""
     )
     bounds = [f"{load.duration:g}s" if load.duration is not None else "", count]

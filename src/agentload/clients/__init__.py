@@ -26,4 +26,12 @@ def client_for(scenario: Scenario, *, max_connections: int) -> Client:
         return AgentSessionClient(scenario.target, request, max_connections=max_connections)
     if request.protocol == "agent-task":
         return AgentTaskClient(scenario.target, request, max_connections=max_connections)
+    if request.protocol == "openai-responses":
+        from agentload.clients.openai_responses import OpenAIResponsesClient
+
+        return OpenAIResponsesClient(scenario.target, max_connections=max_connections)
+    if request.protocol == "a2a":
+        from agentload.clients.a2a import A2AClient
+
+        return A2AClient(scenario.target, request, max_connections=max_connections)
     return HttpClient(scenario.target, request, max_connections=max_connections)

@@ -13,11 +13,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import aiohttp
 import msgspec
 
+from agentload.clients.classify import rules_for
 from agentload.clients.failures import BodyTooLarge
-from agentload.clients.transport import HttpTransport, error_result, read_capped
+from agentload.clients.transport import Response, error_result, open_transport, read_capped
 from agentload.clock import Clock
 from agentload.config.models import AgentSessionRequest, Target
 from agentload.protocol.openai_chat import ProtocolError
@@ -30,7 +30,8 @@ class AgentSessionClient:
     def __init__(
         self, target: Target, request: AgentSessionRequest, *, max_connections: int
     ) -> None:
-        self._transport = HttpTransport(target, max_connections=max_connections)
+        self._transport = open_transport(target, max_connections=max_connections)
+        self._rules = rules_for(target)
         self._collection = request.path.rstrip("/")
 
     async def aclose(self) -> None:
@@ -58,16 +59,23 @@ class AgentSessionClient:
         return result
 
     async def read(
-        self, response: aiohttp.ClientResponse, work: Work, timing: Timing, clock: Clock
+        self, response: Response, work: Work, timing: Timing, clock: Clock
     ) -> CallResult:
         cap = self._transport.max_response_bytes
         if response.status != 200:
-            return await error_result(response, clock, cap)
+            return await error_result(response, clock, cap, self._rules)
         if response.content_type != "text/event-stream":
-            return _from_json(await read_capped(response, cap), clock, response.status)
+            body = await read_capped(response, cap)
+            result = _from_json(body, clock, response.status)
+            if work.session is not None and work.session.expect_nonce:
+                message = _json(body.decode("utf-8", "replace")).get("message")
+                result.answer = str(message.get("content", "")) if isinstance(message, dict) else ""
+            return result
         decoder = SSEDecoder()
         size = 0
         chunks = 0
+        # The text is kept only when a context check will read it.
+        answer: list[str] | None = [] if work.session and work.session.expect_nonce else None
         gaps_ms: list[float] = []
         last_token_at: int | None = None
         done: dict[str, Any] | None = None
@@ -78,6 +86,8 @@ class AgentSessionClient:
                 raise BodyTooLarge(f"response exceeded {cap} bytes")
             for event in decoder.feed(data):
                 if event.event == "token":
+                    if answer is not None:
+                        answer.append(str(_json(event.data).get("text", "")))
                     chunks += 1
                     if last_token_at is None:
                         timing.first_token_at = now
@@ -92,7 +102,10 @@ class AgentSessionClient:
                 break
         if done is None:
             raise ProtocolError("stream ended before its done event")
-        return _from_done(done, clock, response.status, chunks, tuple(gaps_ms))
+        result = _from_done(done, clock, response.status, chunks, tuple(gaps_ms))
+        if answer is not None:
+            result.answer = "".join(answer)
+        return result
 
 
 class _Created:
@@ -102,7 +115,7 @@ class _Created:
         self._session = session
 
     async def read(
-        self, response: aiohttp.ClientResponse, work: Work, timing: Timing, clock: Clock
+        self, response: Response, work: Work, timing: Timing, clock: Clock
     ) -> CallResult:
         if response.status not in (200, 201):
             return await error_result(response, clock, 64 * 1024)

@@ -17,11 +17,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import aiohttp
 import msgspec
 import numpy as np
 
-from agentload.clients.transport import HttpTransport, error_result, read_capped
+from agentload.clients.transport import Response, error_result, open_transport, read_capped
 from agentload.clock import NS_PER_S, Clock
 from agentload.config.models import AgentTaskRequest, Target
 from agentload.protocol.openai_chat import ProtocolError
@@ -34,7 +33,7 @@ _VIEW_BYTES = 1024 * 1024
 
 class AgentTaskClient:
     def __init__(self, target: Target, request: AgentTaskRequest, *, max_connections: int) -> None:
-        self._transport = HttpTransport(target, max_connections=max_connections)
+        self._transport = open_transport(target, max_connections=max_connections)
         self._poll = request.poll
         self._rng = np.random.default_rng(0)
 
@@ -84,7 +83,7 @@ class _Submit:
     location: str | None = None
 
     async def read(
-        self, response: aiohttp.ClientResponse, work: Work, timing: Timing, clock: Clock
+        self, response: Response, work: Work, timing: Timing, clock: Clock
     ) -> CallResult:
         if response.status not in (200, 201, 202):
             return await error_result(response, clock, 64 * 1024)
@@ -103,7 +102,7 @@ class _View:
     retry_after_s: float | None = None
 
     async def read(
-        self, response: aiohttp.ClientResponse, work: Work, timing: Timing, clock: Clock
+        self, response: Response, work: Work, timing: Timing, clock: Clock
     ) -> CallResult:
         if response.status != 200:
             retry = response.headers.get("Retry-After")

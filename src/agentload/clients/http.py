@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import aiohttp
-
-from agentload.clients.transport import HttpTransport, error_result, read_capped
+from agentload.clients.classify import rules_for
+from agentload.clients.transport import Response, error_result, open_transport, read_capped
 from agentload.clock import Clock
 from agentload.config.models import HttpRequest, Target
 from agentload.records.record import CallResult, Outcome, Timing
@@ -13,18 +12,19 @@ from agentload.sessions.work import Work
 
 class HttpClient:
     def __init__(self, target: Target, request: HttpRequest, *, max_connections: int) -> None:
-        self._transport = HttpTransport(target, max_connections=max_connections)
+        self._transport = open_transport(target, max_connections=max_connections)
+        self._rules = rules_for(target)
         self._ok_status = frozenset(request.ok_status)
 
     async def call(self, work: Work, timing: Timing, clock: Clock) -> CallResult:
         return await self._transport.exchange(work, timing, clock, self)
 
     async def read(
-        self, response: aiohttp.ClientResponse, work: Work, timing: Timing, clock: Clock
+        self, response: Response, work: Work, timing: Timing, clock: Clock
     ) -> CallResult:
         cap = self._transport.max_response_bytes
         if response.status not in self._ok_status:
-            return await error_result(response, clock, cap)
+            return await error_result(response, clock, cap, self._rules)
         await read_capped(response, cap)
         return CallResult(done_at=clock.now_ns(), outcome=Outcome.OK, http_status=response.status)
 

@@ -11,8 +11,9 @@ import asyncio
 
 import aiohttp
 
+from agentload.clients.classify import rules_for
 from agentload.clients.failures import BodyTooLarge
-from agentload.clients.transport import HttpTransport, error_result, read_capped
+from agentload.clients.transport import Response, error_result, open_transport, read_capped
 from agentload.clock import Clock
 from agentload.config.models import Target
 from agentload.protocol.openai_chat import (
@@ -32,7 +33,8 @@ _DRAIN_AFTER_DONE_S = 0.2
 
 class OpenAIChatClient:
     def __init__(self, target: Target, *, max_connections: int) -> None:
-        self._transport = HttpTransport(target, max_connections=max_connections)
+        self._transport = open_transport(target, max_connections=max_connections)
+        self._rules = rules_for(target)
 
     async def call(self, work: Work, timing: Timing, clock: Clock) -> CallResult:
         return await self._transport.exchange(work, timing, clock, self)
@@ -41,11 +43,11 @@ class OpenAIChatClient:
         await self._transport.aclose()
 
     async def read(
-        self, response: aiohttp.ClientResponse, work: Work, timing: Timing, clock: Clock
+        self, response: Response, work: Work, timing: Timing, clock: Clock
     ) -> CallResult:
         cap = self._transport.max_response_bytes
         if response.status != 200:
-            return await error_result(response, clock, cap)
+            return await error_result(response, clock, cap, self._rules)
         phases = _phases(response)
         if response.content_type == "text/event-stream":
             return await self._read_stream(response, work, timing, clock, cap, phases)
@@ -77,7 +79,7 @@ class OpenAIChatClient:
 
     async def _read_stream(
         self,
-        response: aiohttp.ClientResponse,
+        response: Response,
         work: Work,
         timing: Timing,
         clock: Clock,
@@ -149,7 +151,7 @@ def _remember_answer(work: Work, content: str) -> None:
         work.session.history.append(ChatMessage(role="assistant", content=content))
 
 
-async def _drain_briefly(response: aiohttp.ClientResponse) -> None:
+async def _drain_briefly(response: Response) -> None:
     """Read the end of the body after ``[DONE]`` so the connection can be reused, but do not
     wait for a server or proxy that holds the stream open (the answer is already complete)."""
     try:
@@ -168,7 +170,7 @@ def _estimated_usage(work: Work, content: str) -> Usage:
     return Usage(prompt_tokens=prompt, completion_tokens=output, total_tokens=prompt + output)
 
 
-def _phases(response: aiohttp.ClientResponse) -> dict[str, float]:
+def _phases(response: Response) -> dict[str, float]:
     header = response.headers.get("Server-Timing")
     return parse_server_timing(header) if header else {}
 

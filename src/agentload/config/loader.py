@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from agentload.config import secrets
 from agentload.config.models import (
     AgentSessionRequest,
     AgentTaskRequest,
@@ -24,9 +25,11 @@ from agentload.config.models import (
     Scenario,
     SessionLoad,
 )
+from agentload.config.protocols import A2ARequest, ResponsesRequest
+from agentload.config.retry import Backoff, RetryPolicy
+from agentload.config.sessions import ContextCheck, Distribution, resolve_dataset_paths
 from agentload.errors import ConfigError, Problem
 
-_ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _MAX_FILE_BYTES = 8 * 1024 * 1024
 
 Path_ = tuple[str | int, ...]
@@ -54,6 +57,7 @@ def parse_scenario(
     data = _expand_env(data, source, lines)
     if base_dir is not None:
         data = _resolve_trace_path(data, base_dir)
+        data = resolve_dataset_paths(data, base_dir)
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
@@ -189,20 +193,16 @@ def _expand_env(data: dict[str, Any], source: str, lines: dict[Path_, int]) -> d
             return value
 
         def sub(match: re.Match[str]) -> str:
-            name = match.group(1)
-            if name not in os.environ:
-                problems.append(
-                    Problem(
-                        source,
-                        _line_for(path, lines),
-                        _dotted(path),
-                        f"environment variable {name} is not set; export it or use --set",
-                    )
-                )
+            try:
+                resolved = secrets.resolve_match(match, os.environ)
+            except secrets.SecretRefError as exc:
+                problems.append(Problem(source, _line_for(path, lines), _dotted(path), str(exc)))
                 return ""
-            return os.environ[name]
+            if path[:2] == ("target", "headers"):
+                secrets.remember(resolved)  # redacted wherever agentload writes
+            return resolved
 
-        return _ENV_RE.sub(sub, value)
+        return secrets.REF_RE.sub(sub, value)
 
     new_target = dict(target)
     if "base_url" in target:
@@ -288,6 +288,8 @@ _LOAD_MODELS: dict[str, type[BaseModel]] = {
     "sessions": SessionLoad,
 }
 _REQUEST_MODELS: dict[str, type[BaseModel]] = {
+    "openai-responses": ResponsesRequest,
+    "a2a": A2ARequest,
     "http": HttpRequest,
     "agent-session": AgentSessionRequest,
     "agent-task": AgentTaskRequest,
@@ -306,9 +308,13 @@ def _allowed_fields(path: Path_, data: Mapping[str, Any]) -> list[str]:
         "": [models.Scenario],
         "target": [models.Target],
         "target.timeouts": [models.Timeouts],
+        "target.retry": [RetryPolicy],
+        "target.retry.backoff": [Backoff],
         "load": [_LOAD_MODELS.get(str(load_model), models.OpenLoad)],
-        "load.turns": [models.TurnCount],
-        "load.think_time": [models.ThinkTime],
+        "load.turns": [Distribution if load_model == "sessions" else models.TurnCount],
+        "load.think_time": [Distribution if load_model == "sessions" else models.ThinkTime],
+        "load.session_duration": [Distribution],
+        "load.context_check": [ContextCheck],
         "request": [_REQUEST_MODELS.get(str(request_protocol), models.ChatRequest)],
     }
     dotted = ".".join(str(p) for p in path if not isinstance(p, int))

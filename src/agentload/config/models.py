@@ -21,6 +21,25 @@ from pydantic import (
 )
 from yarl import URL
 
+from agentload.config.capacity import (
+    CapacityConfig,
+    capacity_load_problem,
+    check_adaptive_target,
+)
+from agentload.config.personas import check_personas
+from agentload.config.protocols import A2ARequest, ResponsesRequest
+from agentload.config.retry import RetryPolicy
+from agentload.config.sessions import (
+    DEFAULT_THINK,
+    DEFAULT_TURNS,
+    ClassifyRule,
+    ContextCheck,
+    Distribution,
+    PersonaSpec,
+    check_dataset,
+    inherit_protocol,
+)
+from agentload.config.telemetry import TelemetryConfig
 from agentload.config.thresholds import Targets, Thresholds
 from agentload.traffic import arrivals_from_spec, natural_bounds
 from agentload.units import parse_duration_s, parse_rate_per_s
@@ -63,7 +82,9 @@ class Target(Strict):
     base_url: Annotated[str, AfterValidator(_check_base_url)] = Field(
         description="e.g. http://127.0.0.1:8000"
     )
-    protocol: Literal["openai-chat", "http", "agent-session", "agent-task"] = "openai-chat"
+    protocol: Literal[
+        "openai-chat", "http", "agent-session", "agent-task", "openai-responses", "a2a"
+    ] = "openai-chat"
     headers: dict[str, str] = Field(
         default_factory=dict, description="${ENV_VAR} is expanded when the scenario is loaded"
     )
@@ -71,6 +92,27 @@ class Target(Strict):
     max_response_bytes: int = Field(
         64 * 1024 * 1024, gt=0, description="responses larger than this fail as body_too_large"
     )
+    transport: Literal["auto", "fast", "aiohttp"] = Field(
+        "auto",
+        description="fast: agentload's HTTP/1.1 client (least CPU per request); aiohttp: follows"
+        " redirects and decompresses; auto: fast unless the headers ask for compression",
+    )
+    client_phases: bool = Field(
+        False,
+        description="time DNS, connect, pool wait and first byte on each record (client.* "
+        "phases; uses the aiohttp transport under auto)",
+    )
+    affinity_header: str | None = Field(
+        None, pattern=r"^[A-Za-z0-9-]{1,64}$", description="sends the session id, for routers"
+    )
+    classify: tuple[ClassifyRule, ...] = Field(
+        (), description="which responses are model_oom / context_lost (before the defaults)"
+    )
+    retry: RetryPolicy | None = Field(None, description="off unless given; see config.retry")
+    unreachable_abort_after: DurationS | None = Field(
+        None, gt=0, description="stop the run when only connect errors came for this long"
+    )
+    insecure: bool = Field(False, description="https without verifying the certificate")
 
 
 class ThinkTime(Strict):
@@ -171,6 +213,34 @@ class ClosedLoad(Strict):
         return self
 
 
+class AdaptiveLoad(Strict):
+    """Adaptive pacing: closed-model users whose number an AIMD controller adjusts, every
+    ``interval``, to hold ``target`` (a latency percentile); see agentload.engine.adaptive."""
+
+    model: Literal["adaptive"]
+    target: Annotated[str, AfterValidator(check_adaptive_target)] = Field(
+        description="e.g. p95(latency) < 1s"
+    )
+    min_users: int = Field(1, gt=0, le=100_000)
+    max_users: int = Field(gt=0, le=100_000)
+    start_users: int | None = Field(None, gt=0, le=100_000, description="default: min_users")
+    interval: DurationS = Field(1.0, gt=0, le=600, description="between two adjustments")
+    think_time: ThinkTime = ThinkTime()
+    duration: DurationS = Field(gt=0)
+    grace: DurationS | None = Field(
+        None,
+        ge=0,
+        description="wait for in-flight requests at the end (default: timeouts.total + 1s)",
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AdaptiveLoad:
+        start = self.start_users if self.start_users is not None else self.min_users
+        if not self.min_users <= start <= self.max_users:
+            raise ValueError("need min_users <= start_users <= max_users")
+        return self
+
+
 class TurnCount(Strict):
     """Turns per session: lognormal around ``median`` (``sigma`` 0: always the median),
     at least ``min`` and at most ``max``. A bare number means exactly that many."""
@@ -195,16 +265,28 @@ class TurnCount(Strict):
 
 
 class SessionLoad(Strict):
-    """Sessions (the semi-open model): sessions arrive on a schedule; inside a session each
-    turn waits for the previous answer plus a think time, and carries the conversation."""
+    """Sessions: they arrive by any open arrival process (``arrival``/``rate`` as for the open
+    model), or ``users`` virtual users each run one session after another (closed). Inside a
+    session each turn waits for the previous answer plus a think time, and carries the
+    conversation; a session lasts a drawn number of ``turns`` or a drawn ``session_duration``."""
 
     model: Literal["sessions"]
-    arrival: Literal["constant", "poisson"] = "poisson"
-    rate: RatePerS = Field(gt=0, description="sessions started per second")
+    arrival: Annotated[
+        Literal["constant", "poisson", "gamma"] | dict[str, Any], BeforeValidator(_arrival_name)
+    ] = "poisson"
+    rate: RatePerS | None = Field(None, gt=0, description="sessions started per second")
+    burstiness: float = Field(1.0, gt=0, le=1000, description="gamma shape: <1 burstier")
+    users: int | None = Field(
+        None, gt=0, le=100_000, description="closed: N users, each looping sessions"
+    )
     duration: DurationS | None = Field(None, gt=0, description="no turn starts after this")
     sessions: int | None = Field(None, gt=0, le=10_000_000)
-    turns: TurnCount = TurnCount()
-    think_time: ThinkTime = ThinkTime(min=1.0, max=3.0)
+    turns: Distribution = DEFAULT_TURNS
+    session_duration: Distribution | None = Field(
+        None, description="instead of turns: a session ends once this much time has passed"
+    )
+    think_time: Distribution = DEFAULT_THINK
+    context_check: ContextCheck | None = None
     max_in_flight: int = Field(1000, gt=0, le=1_000_000, description="concurrent sessions")
     grace: DurationS | None = Field(
         None,
@@ -214,7 +296,24 @@ class SessionLoad(Strict):
 
     @model_validator(mode="after")
     def _bounded(self) -> SessionLoad:
-        if self.duration is None and self.sessions is None:
+        self_bounded = False
+        if self.users is not None:
+            if self.rate is not None or self.arrival != "poisson" or self.burstiness != 1.0:
+                raise ValueError("users runs sessions back to back: no arrival or rate with it")
+        elif isinstance(self.arrival, str):
+            if self.rate is None:
+                raise ValueError(f"a {self.arrival} arrival needs a rate, e.g. rate: 2/s")
+            if self.burstiness != 1.0 and self.arrival != "gamma":
+                raise ValueError("burstiness applies to arrival: gamma only")
+        else:
+            if self.rate is not None:
+                raise ValueError("give the rate inside arrival: {kind: ..., ...}, not beside it")
+            try:
+                process = arrivals_from_spec(self.arrival)
+            except ValueError as exc:
+                raise ValueError(f"arrival: {exc}") from None
+            self_bounded = natural_bounds(process) != (None, None)
+        if self.duration is None and self.sessions is None and not self_bounded:
             raise ValueError("give a duration (e.g. 60s) or a number of sessions, or both")
         return self
 
@@ -229,7 +328,8 @@ def _load_model(value: Any) -> str:
 Load = Annotated[
     Annotated[OpenLoad, Tag("open")]
     | Annotated[ClosedLoad, Tag("closed")]
-    | Annotated[SessionLoad, Tag("sessions")],
+    | Annotated[SessionLoad, Tag("sessions")]
+    | Annotated[AdaptiveLoad, Tag("adaptive")],
     Discriminator(_load_model),
 ]
 
@@ -250,11 +350,24 @@ class ChatRequest(Strict):
     max_tokens: int = Field(128, gt=0, le=1_000_000)
     stream: bool = True
     extra_body: dict[str, Any] = Field(default_factory=dict)
+    input_tokens: Distribution | None = Field(
+        None, description="synthetic prompt whose length is drawn per request"
+    )
+    output_tokens: Distribution | None = Field(
+        None, description="max_tokens drawn per request (instead of a fixed max_tokens)"
+    )
+    dataset: Annotated[str | None, AfterValidator(check_dataset)] = Field(
+        None, min_length=1, description="JSONL conversations (ShareGPT-style); one per session"
+    )
+    sla: DurationS | None = Field(
+        None, gt=0, description="an answer slower than this is marked slow (not an error)"
+    )
 
     @model_validator(mode="after")
     def _one_prompt(self) -> ChatRequest:
-        if (self.messages is None) == (self.prompt_tokens is None):
-            raise ValueError("give exactly one of messages or prompt_tokens")
+        given = [self.messages, self.prompt_tokens, self.input_tokens, self.dataset]
+        if sum(value is not None for value in given) != 1:
+            raise ValueError("give exactly one of messages, prompt_tokens, input_tokens or dataset")
         return self
 
 
@@ -274,6 +387,9 @@ class HttpRequest(Strict):
     path: str = Field("/", pattern=r"^/")
     body: Annotated[Any, AfterValidator(_check_json)] = None
     ok_status: tuple[int, ...] = Field((200, 201, 202, 204), min_length=1)
+    sla: DurationS | None = Field(
+        None, gt=0, description="an answer slower than this is marked slow (not an error)"
+    )
 
 
 class AgentSessionRequest(Strict):
@@ -288,6 +404,9 @@ class AgentSessionRequest(Strict):
     max_tokens: int = Field(128, gt=0, le=1_000_000)
     stream: bool = True
     tools: tuple[str, ...] | None = None
+    sla: DurationS | None = Field(
+        None, gt=0, description="an answer slower than this is marked slow (not an error)"
+    )
 
     @model_validator(mode="after")
     def _one_prompt(self) -> AgentSessionRequest:
@@ -319,6 +438,9 @@ class AgentTaskRequest(Strict):
     max_tokens: int = Field(128, gt=0, le=1_000_000)
     tools: tuple[str, ...] | None = None
     poll: Polling = Polling()
+    sla: DurationS | None = Field(
+        None, gt=0, description="an answer slower than this is marked slow (not an error)"
+    )
 
     @model_validator(mode="after")
     def _one_prompt(self) -> AgentTaskRequest:
@@ -328,9 +450,21 @@ class AgentTaskRequest(Strict):
 
 
 Request = Annotated[
-    ChatRequest | HttpRequest | AgentSessionRequest | AgentTaskRequest,
+    ChatRequest
+    | HttpRequest
+    | AgentSessionRequest
+    | AgentTaskRequest
+    | ResponsesRequest
+    | A2ARequest,
     Field(discriminator="protocol"),
 ]
+
+
+class Persona(PersonaSpec):
+    """One session type of ``personas`` (see ``config.sessions.PersonaSpec``)."""
+
+    request: Request | None = None
+    actions: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")], Request] | None = None
 
 
 class Scenario(Strict):
@@ -341,6 +475,9 @@ class Scenario(Strict):
     request: Request
     thresholds: Thresholds = Field((), description="pass/fail rules; see config.thresholds")
     targets: Targets = Field(default_factory=dict, description="per-action target table")
+    telemetry: TelemetryConfig = Field(
+        TelemetryConfig(), description="collectors sampled during the run; see config.telemetry"
+    )
     actions: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")], Request] = Field(
         default_factory=dict, description="named requests besides `request` (named `request`)"
     )
@@ -350,6 +487,12 @@ class Scenario(Strict):
     flow: dict[str, dict[str, Annotated[float, Field(ge=0, le=1)]]] = Field(
         default_factory=dict,
         description="sessions: from an action, the probability of each next one; the rest ends",
+    )
+    personas: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")], Persona] = Field(
+        default_factory=dict, description="sessions: a weighted mix of session types"
+    )
+    capacity: CapacityConfig | None = Field(
+        None, description="what `agentload capacity` varies; see config.capacity"
     )
 
     @model_validator(mode="before")
@@ -362,6 +505,7 @@ class Scenario(Strict):
         protocol = target.get("protocol", "openai-chat") if isinstance(target, dict) else None
         if not isinstance(protocol, str):
             return data
+        data = inherit_protocol(data, protocol)  # the personas' requests
         if isinstance(data.get("request"), dict) and "protocol" not in data["request"]:
             data = {**data, "request": {**data["request"], "protocol": protocol}}
         actions = data.get("actions")
@@ -400,6 +544,19 @@ class Scenario(Strict):
         for name, action in self.actions.items():
             if action.protocol != self.target.protocol:
                 raise ValueError(f"actions.{name} is for {action.protocol!r}, not the target's")
+        return self
+
+    @model_validator(mode="after")
+    def _personas(self) -> Scenario:
+        if self.personas:
+            check_personas(self)
+        return self
+
+    @model_validator(mode="after")
+    def _capacity(self) -> Scenario:
+        problem = None if self.capacity is None else capacity_load_problem(self.capacity, self.load)
+        if problem is not None:
+            raise ValueError(problem)
         return self
 
     @model_validator(mode="after")

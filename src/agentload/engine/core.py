@@ -30,8 +30,12 @@ from agentload.records.record import (
     Timing,
 )
 from agentload.sessions.builders import RequestBuilder
+from agentload.sessions.nonce import judge, session_nonce
+from agentload.sessions.personas import SessionShape
 from agentload.sessions.state import SessionState
 from agentload.sessions.work import Work
+
+_PARKED_NS = 20_000_000  # how often a parked user checks whether it may send again
 
 
 class RunStatus(StrEnum):
@@ -56,6 +60,11 @@ class SessionPlan:
     think_max_s: float
     end_ns: int | None  # no turn starts after this
     seed: int
+    # When given, draws each session's persona, turns, think time and length (else the
+    # fields above apply); ``users``: closed, N users each running sessions back to back.
+    shape: Callable[[int, np.random.Generator], SessionShape] | None = None
+    users: int | None = None
+    max_sessions_total: int | None = None  # closed: stop starting sessions after this many
 
 
 @dataclass(frozen=True)
@@ -92,11 +101,13 @@ class Engine:
         self._stopping = False
         self._cancelled = False
         self.issued = 0  # requests that came due (sent or dropped)
+        self.user_limit: int | None = None  # closed model: users at or past it wait (adaptive)
         self.sending_ended_ns: int | None = None  # when the driver stopped issuing work
         self.sessions_started = 0
         self.sessions_completed = 0
         self.sessions_failed = 0
         self.sessions_dropped = 0
+        self._sessions_begun = 0  # closed sessions: numbers handed out to users
 
     @property
     def in_flight(self) -> int:
@@ -118,6 +129,8 @@ class Engine:
     async def run(self) -> RunStatus:
         if isinstance(self._plan, OpenPlan):
             driver = self._drive_open()
+        elif isinstance(self._plan, SessionPlan) and self._plan.users is not None:
+            driver = self._drive_session_users()
         elif isinstance(self._plan, SessionPlan):
             driver = self._drive_sessions()
         else:
@@ -175,10 +188,10 @@ class Engine:
             if len(self._tasks) >= cap:
                 self._emit_dropped(seq, intended_at)
                 continue
-            self._spawn(self._builder.build(seq, intended_at))
+            self._spawn(self._builder.build(seq, intended_at), released_at=clock.now_ns())
 
-    def _spawn(self, work: Work) -> asyncio.Task[None]:
-        task = asyncio.ensure_future(self._execute(work))
+    def _spawn(self, work: Work, released_at: int | None = None) -> asyncio.Task[None]:
+        task = asyncio.ensure_future(self._execute(work, released_at))
         self._tasks.add(task)
         task.add_done_callback(lambda done: self._finished(done, work))
         return task
@@ -221,6 +234,9 @@ class Engine:
                 return
             if plan.max_requests is not None and self.issued >= plan.max_requests:
                 return
+            if self.user_limit is not None and user >= self.user_limit:
+                await clock.sleep_until(now + _PARKED_NS, precise=False)  # parked by the pacer
+                continue
             seq = self.issued
             self.issued += 1
             # The request runs in its own task so that stop() can leave it to finish.
@@ -240,7 +256,7 @@ class Engine:
         assert isinstance(self._plan, SessionPlan)
         plan = self._plan
         clock = self._clock
-        sessions: set[asyncio.Task[None]] = set()
+        sessions: set[asyncio.Task[Callable[[np.random.Generator], float] | None]] = set()
         started = 0
         try:
             for arrival_ns in plan.schedule_ns:
@@ -263,38 +279,83 @@ class Engine:
             for task in sessions:
                 task.cancel()
 
-    async def _session(self, index: int, arrival_ns: int, plan: SessionPlan) -> None:
+    async def _drive_session_users(self) -> None:
+        """Closed sessions: each user runs a session, thinks, and starts the next one."""
+        assert isinstance(self._plan, SessionPlan) and self._plan.users is not None
+        plan = self._plan
+        count = self._plan.users
+        users = [asyncio.ensure_future(self._session_user(user, plan)) for user in range(count)]
+        try:
+            await asyncio.gather(*users)
+        finally:
+            for user in users:
+                user.cancel()
+
+    async def _session_user(self, user: int, plan: SessionPlan) -> None:
+        rng = np.random.default_rng([plan.seed, user, 2])
+        clock = self._clock
+        while not self._stopping:
+            now = clock.now_ns()
+            if plan.end_ns is not None and now >= plan.end_ns:
+                return
+            if plan.max_sessions_total is not None and (
+                self._sessions_begun >= plan.max_sessions_total
+            ):
+                return
+            index = self._sessions_begun
+            self._sessions_begun += 1
+            think = await self._session(index, now, plan, user=user)
+            think_s = think(rng) if think is not None else 0.0
+            wake_ns = clock.now_ns() + int(think_s * NS_PER_S)
+            if plan.end_ns is not None and wake_ns >= plan.end_ns:
+                return
+            if think_s > 0:
+                await clock.sleep_until(wake_ns, precise=False)
+
+    async def _session(
+        self, index: int, arrival_ns: int, plan: SessionPlan, user: int | None = None
+    ) -> Callable[[np.random.Generator], float] | None:
+        """Run one session's turns; returns its think-time sampler (None if it was cut)."""
         rng = np.random.default_rng([plan.seed, index, 1])
-        state = SessionState(session_id=f"s{index}")
-        turns = plan.turns(rng)
+        state = SessionState(session_id=f"s{index}", index=index)
+        shape = plan.shape(index, rng) if plan.shape is not None else _uniform_shape(plan, rng)
+        state.persona = shape.persona
+        state.context_check = shape.context_check
+        if shape.context_check is not None:
+            state.nonce = session_nonce(plan.seed, index)
+        turns = shape.turns
+        ends_ns = (
+            None if shape.max_duration_s is None
+            else arrival_ns + int(shape.max_duration_s * NS_PER_S)
+        )  # fmt: skip
         self.sessions_started += 1
         clock = self._clock
         intended_at = arrival_ns
         for turn in range(turns):
-            if state.ended:
-                break  # the flow ended the session: it completed
+            if state.ended or (ends_ns is not None and turn > 0 and intended_at >= ends_ns):
+                break  # the flow ended the session, or its time is up: it completed
             if self._stopping or (plan.end_ns is not None and clock.now_ns() >= plan.end_ns):
-                return  # cut by the end of the run: neither completed nor failed
+                return None  # cut by the end of the run: neither completed nor failed
             seq = self.issued
             self.issued += 1
-            work = self._builder.build(seq, intended_at, session=state, turn=turn)
+            work = self._builder.build(seq, intended_at, user, session=state, turn=turn)
             await asyncio.shield(self._spawn(work))
             state.turns_done += 1
             if state.failed:
                 self.sessions_failed += 1
-                return  # a turn failed: a real user would not go on as if answered
-            think_s = plan.think_min_s
-            if plan.think_max_s > plan.think_min_s:
-                think_s = float(rng.uniform(plan.think_min_s, plan.think_max_s))
+                return shape.think_s  # a turn failed: a real user would not go on as if answered
+            think_s = shape.think_s(rng)
             intended_at = clock.now_ns() + int(think_s * NS_PER_S)
-            if turn + 1 < turns and not state.ended:
+            more = turn + 1 < turns and not state.ended
+            if more and (ends_ns is None or intended_at < ends_ns):
                 await clock.sleep_until(intended_at, precise=False)
         self.sessions_completed += 1
+        return shape.think_s
 
     # --- one request --------------------------------------------------------------------
 
-    async def _execute(self, work: Work) -> None:
-        timing = Timing()
+    async def _execute(self, work: Work, released_at: int | None = None) -> None:
+        timing = Timing(released_at=released_at)
         try:
             result = await self._client.call(work, timing, self._clock)
         except asyncio.CancelledError:
@@ -316,7 +377,7 @@ class Engine:
                 error_kind=ErrorKind.CLIENT_ERROR,
                 error_message=f"{type(exc).__name__}: {exc}",
             )
-        self._emit(work, timing, result)
+        self._emit(work, timing, judge(work.session, result))
 
     def _emit(self, work: Work, timing: Timing, result: CallResult) -> None:
         session = work.session
@@ -333,6 +394,7 @@ class Engine:
             sent_at=timing.sent_at,
             first_byte_at=timing.first_byte_at,
             first_token_at=timing.first_token_at,
+            released_at=timing.released_at,
             done_at=result.done_at,
             outcome=result.outcome,
             error_kind=result.error_kind,
@@ -345,6 +407,10 @@ class Engine:
             polls=result.polls,
             itl_ms=result.itl_ms,
             phases_ms=result.phases_ms,
+            attempts=result.attempts,
+            first_error_kind=result.first_error_kind,
+            persona=None if session is None else session.persona,
+            slow=_slow(work, result),
         )
         for sink in self._sinks:
             sink.add(record)
@@ -362,6 +428,23 @@ class Engine:
         )
         for sink in self._sinks:
             sink.add(record)
+
+
+def _uniform_shape(plan: SessionPlan, rng: np.random.Generator) -> SessionShape:
+    """A plan without a shaper: its turn sampler and a uniform think time."""
+    low, high = plan.think_min_s, plan.think_max_s
+
+    def think(draw: np.random.Generator) -> float:
+        return float(draw.uniform(low, high)) if high > low else low
+
+    return SessionShape(turns=plan.turns(rng), think_s=think)
+
+
+def _slow(work: Work, result: CallResult) -> bool:
+    """An ok answer that took longer than its action's sla, from the intended start."""
+    if work.sla_ms is None or result.outcome is not Outcome.OK:
+        return False
+    return (result.done_at - work.intended_at) / 1e6 > work.sla_ms
 
 
 def on_interrupt(engine: Engine) -> Callable[[], None]:

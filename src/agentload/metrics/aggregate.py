@@ -28,6 +28,8 @@ METRIC_NAMES: Final = (
     "latency_ms",
     "service_ms",
     "schedule_lag_ms",
+    "scheduler_lag_ms",  # open model: schedule lag = scheduler lag + dispatch lag
+    "dispatch_lag_ms",
     "ttft_ms",
     "ttfb_ms",
     "itl_ms",
@@ -96,6 +98,10 @@ class RunAggregator:
         self.last_sent_at: int | None = None
         self.per_action: dict[str, ActionTotals] = {}
         self.sessions = SessionAggregator()
+        self.slow = 0  # ok requests slower than their action's sla (a subset of ok)
+        self.attempts = 0  # target.retry: attempts of sent requests, retries included
+        self.retried = 0  # sent requests that took more than one attempt
+        self.first_attempt_ok = 0
 
     @property
     def sent(self) -> int:
@@ -118,13 +124,26 @@ class RunAggregator:
         sent_at = record.sent_at
         if sent_at is not None:
             self.histograms["schedule_lag_ms"].record_ms((sent_at - record.intended_at) / 1e6)
+            released_at = record.released_at
+            if released_at is not None:
+                self.histograms["scheduler_lag_ms"].record_ms(
+                    (released_at - record.intended_at) / 1e6
+                )
+                self.histograms["dispatch_lag_ms"].record_ms((sent_at - released_at) / 1e6)
             if self.first_sent_at is None or sent_at < self.first_sent_at:
                 self.first_sent_at = sent_at
             if self.last_sent_at is None or sent_at > self.last_sent_at:
                 self.last_sent_at = sent_at
+            self.attempts += record.attempts
+            if record.attempts > 1:
+                self.retried += 1
         outcome = record.outcome
         if outcome == Outcome.OK:
             self.ok += 1
+            if record.attempts == 1:
+                self.first_attempt_ok += 1
+            if record.slow:
+                self.slow += 1
             action.ok += 1
             self._add_ok(record, action)
         elif outcome == Outcome.ERROR:
@@ -172,6 +191,11 @@ class RunAggregator:
         self.error += other.error
         self.dropped += other.dropped
         self.cancelled += other.cancelled
+        self.attempts += other.attempts
+        self.retried += other.retried
+        self.first_attempt_ok += other.first_attempt_ok
+        self.slow += other.slow
+        self.sessions.merge(other.sessions)
         self.errors_by_kind.update(other.errors_by_kind)
         for name, histogram in other.histograms.items():
             self.histograms[name].merge(histogram)

@@ -62,6 +62,13 @@ class RequestRecord(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=Tru
     polls: int = 0  # async jobs: status requests until the result
     itl_ms: tuple[float, ...] = ()  # gaps between successive content chunks
     phases_ms: dict[str, float] = msgspec.field(default_factory=dict)
+    persona: str | None = None  # the session type (scenario personas) this turn belongs to
+    slow: bool = False  # ok, but slower than the action's sla (marked, not an error)
+    attempts: int = 1  # target.retry: attempts this logical request took, the first included
+    first_error_kind: ErrorKind | None = None  # why the first attempt failed, when retried
+    # Open model: when the scheduler released the request (its timer fired). Splits
+    # schedule lag into scheduler lag (released late) and dispatch lag (written late).
+    released_at: int | None = None
 
     # Derived values in milliseconds; None when the inputs are missing.
     @property
@@ -83,6 +90,20 @@ class RequestRecord(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=Tru
         if self.sent_at is None:
             return None
         return (self.sent_at - self.intended_at) / 1e6
+
+    @property
+    def scheduler_lag_ms(self) -> float | None:
+        """Intended start to the scheduler releasing it: the timer fired late."""
+        if self.released_at is None:
+            return None
+        return (self.released_at - self.intended_at) / 1e6
+
+    @property
+    def dispatch_lag_ms(self) -> float | None:
+        """Release to send: the request waited for the event loop or a connection."""
+        if self.released_at is None or self.sent_at is None:
+            return None
+        return (self.sent_at - self.released_at) / 1e6
 
     @property
     def ttft_ms(self) -> float | None:
@@ -111,6 +132,7 @@ class Timing(msgspec.Struct, kw_only=True):
     sent_at: int | None = None
     first_byte_at: int | None = None
     first_token_at: int | None = None
+    released_at: int | None = None  # open model: the scheduler let it go
 
 
 class CallResult(msgspec.Struct, kw_only=True):
@@ -128,3 +150,7 @@ class CallResult(msgspec.Struct, kw_only=True):
     polls: int = 0
     itl_ms: tuple[float, ...] = ()
     phases_ms: dict[str, float] = msgspec.field(default_factory=dict)
+    answer: str | None = None  # the answer's text, when a context check needs it
+    attempts: int = 1
+    first_error_kind: ErrorKind | None = None
+    retry_after_s: float | None = None  # a 429/503's Retry-After, for the retry policy

@@ -24,6 +24,7 @@ from typing import IO, Any
 import msgspec
 import yaml
 
+from agentload.config import secrets
 from agentload.errors import RunDirError
 from agentload.records.record import RequestRecord
 
@@ -45,7 +46,21 @@ def redact_scenario(scenario: dict[str, Any]) -> dict[str, Any]:
     headers = {
         k: ("<redacted>" if _SECRET_HEADER.search(k) else v) for k, v in target["headers"].items()
     }
-    return {**scenario, "target": {**target, "headers": headers}}
+    redacted: dict[str, Any] = _redact_known({**scenario, "target": {**target, "headers": headers}})
+    return redacted
+
+
+def _redact_known(value: Any) -> Any:
+    """Secrets the scenario referenced (``${env:...}``, ``${file:...}``), wherever they are."""
+    if not secrets.known():
+        return value
+    if isinstance(value, str):
+        return secrets.redact_text(value)
+    if isinstance(value, dict):
+        return {k: _redact_known(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redact_known(v) for v in value]
+    return value
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
@@ -65,6 +80,10 @@ class RecordWriter:
         self.count = 0
 
     def add(self, record: RequestRecord) -> None:
+        if record.error_message is not None and secrets.known():  # a server echoing a key
+            message = secrets.redact_text(record.error_message)
+            if message != record.error_message:
+                record = msgspec.structs.replace(record, error_message=message)
         self._buffer.append(_encoder.encode(record))
         self.count += 1
 

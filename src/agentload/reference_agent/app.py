@@ -29,8 +29,15 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
-from agentload.reference_agent import routes_chat, routes_metrics, routes_sessions, routes_tasks
+from agentload.reference_agent import (
+    routes_chat,
+    routes_metrics,
+    routes_responses,
+    routes_sessions,
+    routes_tasks,
+)
 from agentload.reference_agent.agent import AgentRunner
+from agentload.reference_agent.auth import api_key_middleware
 from agentload.reference_agent.faults import FaultInjector, FaultMiddleware
 from agentload.reference_agent.inference import InferenceEngine
 from agentload.reference_agent.jobs import JobRegistry
@@ -100,13 +107,14 @@ def create_app(
         lifespan=lifespan,
         middleware=[
             Middleware(ObservabilityMiddleware, metrics=metrics),
+            *api_key_middleware(settings),
             Middleware(FaultMiddleware, injector=faults),
             Middleware(SerialMiddleware, serializer=serializer),
         ],
         exception_handlers={RequestValidationError: _invalid_body, HTTPException: _http_error},
     )
     app.state.services = services
-    for module in (routes_chat, routes_sessions, routes_tasks, routes_metrics):
+    for module in (routes_chat, routes_responses, routes_sessions, routes_tasks, routes_metrics):
         app.include_router(module.router)
     _add_components(app, CHAT_COMPONENTS)
     handler = _mount_a2a(app, services)

@@ -82,6 +82,11 @@ class AgentSettings(_Strict):
     store: StoreSettings = StoreSettings()
     tools: tuple[ToolSettings, ...] = Field(default_factory=_default_tools)
     faults: FaultSettings = FaultSettings()
+    api_key_env: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="clients must send this environment variable's value (see auth.py)",
+    )
 
     @model_validator(mode="after")
     def _stall(self) -> AgentSettings:

@@ -16,9 +16,12 @@ from typing import Any, Final
 
 from agentload.analysis.summary import summarize
 from agentload.records.rundir import SUMMARY_FILE, RunDir
+from agentload.report import bottleneck_view
 from agentload.report.html_charts import run_charts
 from agentload.report.html_page import card, chart_slots, esc, page, table
 from agentload.report.html_series import SeriesBuilder, run_histograms
+from agentload.report.html_tables import sessions_tables
+from agentload.report.html_telemetry import run_telemetry_charts
 from agentload.report.terminal import LATENCY_ROWS
 from agentload.units import format_duration_ms, format_rate
 
@@ -46,6 +49,7 @@ def render_run_html(path: Path) -> str:
     summary = _summary_dict(run_dir, builder.requests, meta)
     target = _number(meta.get("target_rate_per_s"))
     charts = run_charts(series, run_histograms(series), target)
+    bottleneck_charts: list[Any] = []  # drawn inside its own section, not the charts grid
     errors_rows = [
         (kind, f"{count:,}", series.error_examples.get(kind, ""))
         for kind, count in summary.get("errors_by_kind", {}).items()
@@ -54,12 +58,18 @@ def render_run_html(path: Path) -> str:
         f'<section class="cards">{"".join(cards(summary))}</section>',
         thresholds_html(summary.get("thresholds")),
         _warnings_html(summary.get("warnings", [])),
+        _bottleneck_html(summary.get("bottleneck"), bottleneck_charts),
         f'<section class="charts">{chart_slots(charts, wide=_WIDE)}</section>',
         "<h2>Latency (all requests, full data)</h2>",
         latency_table(summary.get("metrics", {})),
         "<h2>Per action</h2>",
         _actions_table(summary.get("per_action", {})),
+        sessions_tables(summary),  # per persona, per turn (sessions runs only)
     ]
+    telemetry_charts = run_telemetry_charts(path)
+    if telemetry_charts:
+        body.append(f'<h2>Telemetry</h2><section class="charts">{chart_slots(telemetry_charts)}'
+                    "</section>")  # fmt: skip
     if errors_rows:
         body += [
             "<h2>Errors by kind</h2>",
@@ -73,7 +83,20 @@ def render_run_html(path: Path) -> str:
         f"agentload {meta.get('agentload_version', '')}"
     )
     name = str(meta.get("name", path.name))
-    return page(f"agentload report: {name}", subtitle, "".join(body), charts)
+    all_charts = [*charts, *bottleneck_charts, *telemetry_charts]
+    return page(f"agentload report: {name}", subtitle, "".join(body), all_charts)
+
+
+def _bottleneck_html(bottleneck: object, charts: list[Any]) -> str:
+    """The Bottleneck section, its phase-share plot appended to ``charts``."""
+    if not isinstance(bottleneck, dict):
+        return ""
+    chart = bottleneck_view.phase_share_chart(bottleneck)
+    if chart is None:
+        return bottleneck_view.html_section(bottleneck)
+    charts.append(chart)
+    slot = chart_slots([chart], wide=(chart["id"],))
+    return f'{bottleneck_view.html_section(bottleneck)}<section class="charts">{slot}</section>'
 
 
 def write_run_html(path: Path, out: Path | None = None) -> Path:

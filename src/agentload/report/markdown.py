@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from agentload.analysis.compare import Comparison, MetricChange
+from agentload.report.bottleneck_view import markdown_lines as bottleneck_markdown
 from agentload.report.terminal import LATENCY_ROWS
 from agentload.units import format_duration_ms, format_rate
 
@@ -72,6 +73,8 @@ def summary_markdown(summary: Mapping[str, Any], *, title: str, status: str = ""
     errors = summary.get("errors_by_kind", {})
     if errors:
         lines += ["", "Errors: " + ", ".join(f"{cell(k)} {v:,}" for k, v in errors.items())]
+    if isinstance(summary.get("bottleneck"), dict):
+        lines += bottleneck_markdown(summary["bottleneck"], cell)
     if summary.get("warnings"):
         lines.append("")
     for warning in summary.get("warnings", []):

@@ -16,6 +16,8 @@ from rich.text import Text
 from agentload.analysis.summary import MetricStats, Summary
 from agentload.metrics.aggregate import RunAggregator
 from agentload.metrics.window import RollingWindow, WindowSnapshot
+from agentload.report.bottleneck_view import text_lines as bottleneck_lines
+from agentload.report.personas import persona_table
 from agentload.slo.evaluate import Verdict
 from agentload.units import format_duration_ms, format_rate
 
@@ -69,6 +71,8 @@ def render_summary(summary: Summary) -> RenderableType:
         goodput = summary.goodput
         per_s = "-" if goodput.per_s is None else format_rate(goodput.per_s)
         parts.append(Text(f"goodput: {per_s} ({goodput.good:,} requests met every objective)"))
+    if summary.bottleneck is not None:
+        parts.extend(Text(line) for line in bottleneck_lines(summary.bottleneck.to_dict()))
     parts.extend(Text(f"warning: {w}", style="yellow") for w in summary.warnings)
     return Group(*parts)
 
@@ -94,7 +98,8 @@ def _sessions_parts(sessions: Mapping[str, Any]) -> list[RenderableType]:
             format_duration_ms(row["ttft_p50_ms"]),
             "-" if tokens is None else f"{tokens:,.0f}",
         )
-    return [line, table]
+    personas = persona_table(sessions)
+    return [line, table] if personas is None else [line, table, personas]
 
 
 def _threshold_value(value: float | None, unit: str) -> str:
@@ -137,6 +142,7 @@ def _counts_line(summary: Summary) -> Text:
         f"requests {summary.requests:,} · sent {summary.sent:,} · ok {summary.ok:,} · "
         f"error {summary.error:,} · dropped {summary.dropped:,} · "
         f"cancelled {summary.cancelled:,} · duration {duration}"
+        + (f" · slow {summary.slow:,} (over sla)" if summary.slow else "")
     )
 
 

@@ -18,3 +18,5 @@ class Work(msgspec.Struct, frozen=True, kw_only=True):
     input_tokens_est: int | None = None  # the builder's estimate, used when usage is absent
     session: SessionState | None = None  # set for turns of a session
     turn: int = 0
+    sla_ms: float | None = None  # an ok answer slower than this (from intended_at) is slow
+    headers: tuple[tuple[str, str], ...] = ()  # per request, besides the target's (affinity)

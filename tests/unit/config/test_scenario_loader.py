@@ -65,7 +65,8 @@ def test_each_mistake_is_one_line_with_line_field_and_what_is_allowed(
         "or a mapping with a kind: cox, profile, ramp, step, spike, sine, hold or trace",
         "s.yaml:13: request.max_tokens: input should be greater than 0",
         "s.yaml:14: request.temperature: unknown field; allowed here: protocol, path, model, "
-        "messages, prompt_tokens, max_tokens, stream, extra_body",
+        "messages, prompt_tokens, max_tokens, stream, extra_body, input_tokens, output_tokens, "
+        "dataset, sla",
     ]
 
 
@@ -96,7 +97,7 @@ def test_duration_or_requests_is_required_and_prompt_is_exactly_one() -> None:
     text = "target: {base_url: 'http://h'}\nload: {rate: 1}\nrequest: {max_tokens: 3}\n"
     assert problems(text) == [
         "s.yaml:2: load: give a duration (e.g. 30s) or a number of requests, or both",
-        "s.yaml:3: request: give exactly one of messages or prompt_tokens",
+        "s.yaml:3: request: give exactly one of messages, prompt_tokens, input_tokens or dataset",
     ]
 
 

@@ -12,6 +12,7 @@ function specSplits(u,ax,min,max){return [2,10,100,1000,1e4,1e5].filter(function
 function build(c,el){
  var xscale={time:false},xaxis={stroke:'#475569',grid:{stroke:'#eef2f7'}};
  if(c.x==='time'){xaxis.label='seconds since start';}
+ if(c.xLabel){xaxis.label=c.xLabel;}
  if(c.x==='spectrum'||c.x==='log'){xscale.distr=3;xscale.log=10;}
  if(c.x==='spectrum'){xaxis.label='percentile';xaxis.values=function(u,s){return s.map(pct);};xaxis.splits=specSplits;}
  if(c.x==='log'){xaxis.label='ms (log scale)';xaxis.values=function(u,s){return s.map(fmt);};xaxis.splits=logSplits;}
@@ -19,13 +20,15 @@ function build(c,el){
  var axes=[xaxis,{label:c.yLabel,stroke:'#475569',grid:{stroke:'#eef2f7'},size:60,
   values:function(u,s){return s.map(fmt);}}];
  var scales={x:xscale,y:y};
- var series=[{label:c.x==='spectrum'?'percentile':(c.x==='time'?'second':'ms'),
+ var series=[{label:c.xLabel||(c.x==='spectrum'?'percentile':(c.x==='time'?'second':'ms')),
   value:c.x==='spectrum'?function(u,v){return v==null?'':pct(v);}:undefined}];
  c.series.forEach(function(s){
   var o={label:s.label,stroke:s.color,width:1.6,scale:s.axis||'y',spanGaps:false,
    value:function(u,v){return v==null?'-':fmt(v);}};
   if(s.dash)o.dash=[6,4];if(s.step&&uPlot.paths&&uPlot.paths.stepped)o.paths=uPlot.paths.stepped({align:0});
-  if(s.fill)o.fill=s.fill;series.push(o);
+  if(s.fill)o.fill=s.fill;
+  if(s.points){o.points={show:true,size:11,stroke:s.color,fill:s.color};o.width=0;}
+  series.push(o);
   if(s.axis==='y2'&&!scales.y2){scales.y2={auto:true};
    axes.push({scale:'y2',side:1,label:s.label,stroke:s.color,grid:{show:false},size:50});}
  });

@@ -1,0 +1,155 @@
+"""False-alarm rate of ``agentload compare`` on runs of one configuration.
+
+Runs ``--pairs`` pairs of short closed-model runs of the same scenario (only the seed
+differs) against the bundled reference agent on 127.0.0.1, compares each pair with the
+default tolerances, and prints, per metric, how many pairs gave a verdict other than
+"no change" (a false alarm: nothing changed but the seed). Also prints the worst relative
+difference seen per metric, which is what the default tolerances are calibrated against.
+
+    .venv/bin/python bench/compare_false_alarm.py --pairs 20
+
+About 5 s per pair with the defaults. Every run is bounded in time (``--duration``) and all
+traffic stays on loopback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from agentload import api
+from agentload.analysis.compare import compare
+from agentload.analysis.compare_samples import load_run_samples
+from agentload.config.models import Scenario
+
+
+def scenario(url: str, seed: int, duration_s: float, users: int) -> Scenario:
+    return Scenario.model_validate(
+        {
+            "name": f"same-{seed}",
+            "seed": seed,
+            "target": {"base_url": url, "protocol": "openai-chat"},
+            "load": {
+                "model": "closed",
+                "users": users,
+                "think_time": {"min": 0, "max": 0},
+                "duration": duration_s,
+            },
+            "request": {"prompt_tokens": 200, "max_tokens": 32, "stream": True},
+        }
+    )
+
+
+@contextmanager
+def reference_agent(tmp: Path, *args: str) -> Iterator[str]:
+    tmp.mkdir(parents=True, exist_ok=True)
+    ready = tmp / "agent-ready"
+    command = [sys.executable, "-m", "agentload", "agent", "serve", "--port", "0"]
+    proc = subprocess.Popen(
+        [*command, "--ready-file", str(ready), *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not (ready.exists() and ready.read_text().strip()):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("the reference agent did not start")
+            time.sleep(0.05)
+        yield ready.read_text().strip()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def run_pairs(
+    root: Path, pairs: int, duration_s: float, users: int, speed: str
+) -> list[list[Path]]:
+    """``pairs`` pairs of run directories under ``root``, all against one agent."""
+    out = []
+    with reference_agent(root, "--speed", speed) as url:
+        # A fresh agent's first second is slower (a real difference, not noise).
+        api.run(scenario(url, 0, 1.0, users), out_dir=root / "warm-up")
+        for pair in range(pairs):
+            out.append(
+                [
+                    api.run(
+                        scenario(url, 1000 + 2 * pair + k, duration_s, users),
+                        out_dir=root / f"p{pair:02d}-{k}",
+                    ).run_dir
+                    for k in (0, 1)
+                ]
+            )
+            print(f"ran pair {pair + 1}", file=sys.stderr, flush=True)
+    return out
+
+
+def stored_pairs(root: Path) -> list[list[Path]]:
+    firsts = sorted(root.glob("p*-0"))
+    return [[p, p.with_name(p.name[:-1] + "1")] for p in firsts]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pairs", type=int, default=20)
+    parser.add_argument("--duration", type=float, default=2.0, help="seconds per run")
+    parser.add_argument("--users", type=int, default=16)
+    parser.add_argument("--speed", default="10", help="reference agent --speed")
+    parser.add_argument("--keep", type=Path, help="write the runs here (a new folder)")
+    parser.add_argument("--reuse", type=Path, help="compare the runs a --keep left here")
+    args = parser.parse_args()
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory() as name:
+        if args.reuse is not None:
+            pairs = stored_pairs(args.reuse)
+        else:
+            root = args.keep or Path(name)
+            root.mkdir(parents=True, exist_ok=args.keep is None)
+            pairs = run_pairs(root, args.pairs, args.duration, args.users, args.speed)
+        report(pairs)
+    print(
+        f"{len(pairs)} pairs of {args.duration:g}-s runs, {args.users} users, agent --speed "
+        f"{args.speed}; {time.monotonic() - started:.0f} s in all"
+    )
+
+
+def report(pairs: list[list[Path]]) -> None:
+    alarms: Counter[str] = Counter()
+    tested: Counter[str] = Counter()
+    worst: dict[str, float] = defaultdict(float)
+    pairs_with_alarm = 0
+    for number, (base, new) in enumerate(pairs):
+        result = compare(load_run_samples(base), load_run_samples(new), seed=number)
+        flagged = []
+        for m in result.metrics:
+            if m.verdict == "inconclusive":
+                continue
+            tested[m.name] += 1
+            if m.relative is not None:
+                worst[m.name] = max(worst[m.name], abs(m.relative))
+            if m.verdict != "no change":
+                alarms[m.name] += 1
+                flagged.append(f"{m.name} {m.verdict} ({m.relative or 0:+.1%})")
+        pairs_with_alarm += bool(flagged)
+        print(f"pair {number + 1:2d}: {'; '.join(flagged) or 'no change'}", flush=True)
+    print(f"\n{'metric':<16} {'tested':>6} {'alarms':>6} {'rate':>6} {'worst |rel|':>11}")
+    for name in tested:
+        rate = alarms[name] / tested[name]
+        print(f"{name:<16} {tested[name]:>6} {alarms[name]:>6} {rate:>6.0%} {worst[name]:>11.1%}")
+    share = pairs_with_alarm / max(len(pairs), 1)
+    print(f"pairs with any false alarm: {pairs_with_alarm} of {len(pairs)} ({share:.0%})")
+
+
+if __name__ == "__main__":
+    main()

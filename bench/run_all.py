@@ -1,0 +1,125 @@
+"""``make bench``: run every benchmark of the load generator within a time budget and write
+their tables into ``docs/performance.md`` (between the ``bench:begin``/``bench:end`` markers;
+the rest of the page, the method and the history, is kept as written).
+
+    .venv/bin/python bench/run_all.py [--quick] [--no-docs]
+
+Each benchmark runs as its own process with a time limit; one that fails or runs out of
+time is reported as such in the page instead of stopping the others.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchlib import BENCH, ROOT, log, machine, now_iso
+
+DOC = ROOT / "docs" / "performance.md"
+BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+
+# (name, script, arguments, time limit in seconds); the limits add up to under 15 minutes.
+FULL = [
+    (
+        "client_overhead",
+        "client_overhead.py",
+        ["--runs", "3", "--duration", "3", "--no-sinks"],
+        260,
+    ),
+    ("streaming", "streaming.py", ["--streams", "500", "--tokens", "100", "--runs", "3"], 200),
+    ("schedule_accuracy", "schedule_accuracy.py", ["--duration", "5", "--runs", "3"], 220),
+    (
+        "memory_per_stream",
+        "memory_per_stream.py",
+        ["--streams", "1000,4000,10000", "--runs", "3"],
+        200,
+    ),
+]
+QUICK = [
+    (
+        "client_overhead",
+        "client_overhead.py",
+        ["--runs", "1", "--duration", "2", "--no-sinks"],
+        120,
+    ),
+    ("streaming", "streaming.py", ["--streams", "200", "--tokens", "50", "--runs", "1"], 90),
+    (
+        "schedule_accuracy",
+        "schedule_accuracy.py",
+        ["--rates", "1000,5000", "--duration", "3", "--runs", "1"],
+        90,
+    ),
+    ("memory_per_stream", "memory_per_stream.py", ["--streams", "1000", "--runs", "1"], 90),
+]
+
+
+def run(name: str, script: str, args: list[str], limit_s: int, out: Path) -> str:
+    json_path = out / f"{name}.json"
+    cmd = [sys.executable, str(BENCH / script), *args, "--json", str(json_path)]
+    log(f"== {name}: {' '.join(cmd[1:])} (limit {limit_s} s)")
+    started = time.monotonic()
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=limit_s, cwd=BENCH)
+    except subprocess.TimeoutExpired:
+        return f"### {name}\n\nNot measured: it ran past its {limit_s} s limit.\n"
+    took = time.monotonic() - started
+    if proc.returncode != 0:
+        tail = proc.stderr.strip().splitlines()[-3:]
+        return f"### {name}\n\nFailed (exit {proc.returncode}): `{' / '.join(tail)}`\n"
+    log(f"   done in {took:.0f} s")
+    command = "python bench/" + " ".join([script, *args])
+    return f"### {name}\n\n`{command}` ({took:.0f} s)\n\n```\n{proc.stdout.strip()}\n```\n"
+
+
+def render(sections: list[str]) -> str:
+    return "\n".join(
+        [
+            BEGIN,
+            f"## Latest `make bench` ({now_iso()})",
+            "",
+            f"Machine: {machine()}. Written by `bench/run_all.py`; how each figure is measured "
+            "is in each script's docstring and in the sections below.",
+            "",
+            *sections,
+            END,
+        ]
+    )
+
+
+def write_doc(block: str) -> None:
+    text = DOC.read_text() if DOC.exists() else "# Performance of the load generator\n"
+    if BEGIN in text and END in text:
+        head, _, rest = text.partition(BEGIN)
+        _, _, tail = rest.partition(END)
+        text = head + block + tail
+    else:  # first time: after the title and its first paragraph
+        title, sep, rest = text.partition("\n\n")
+        first, sep2, tail = rest.partition("\n\n")
+        text = title + sep + first + sep2 + block + "\n\n" + tail
+    DOC.write_text(text)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="run every benchmark, update the docs")
+    parser.add_argument("--quick", action="store_true", help="one short run of each (~5 min)")
+    parser.add_argument("--no-docs", action="store_true", help="print, do not write the page")
+    args = parser.parse_args()
+    out = Path(tempfile.mkdtemp(prefix="agentload-bench-results-"))
+    sections = [run(*spec, out) for spec in (QUICK if args.quick else FULL)]
+    block = render(sections)
+    print(block)
+    if not args.no_docs:
+        write_doc(block)
+        log(f"wrote {DOC.relative_to(ROOT)}")
+    (out / "latest.json").write_text(json.dumps({"date": now_iso(), "sections": sections}))
+    log(f"JSON results in {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,223 @@
+"""Client CPU per streamed SSE chunk with N concurrent streams, against a local streaming server.
+
+    .venv/bin/python bench/streaming.py --streams 500 --tokens 100 --interval-ms 20 --runs 3
+
+The server (``stream_server.py``, its own process and core) answers each request with
+``--tokens`` OpenAI-style content chunks, one every ``--interval-ms``. Each client keeps
+``--streams`` streams open (a closed loop: a finished stream is replaced at once) for
+``--rounds`` streams per slot, and is measured by the kernel (rusage: user + sys):
+
+    CPU µs/chunk = (CPU of the run − median CPU of a 1-stream run) / chunks received
+
+so start-up, imports and the run directory are not counted. ``held`` is the average number of
+streams in flight (chunks per second × interval): a client that cannot keep up holds fewer
+than asked, and its per-chunk figure is then the cost at its own ceiling.
+
+Clients: ``agentload`` (``agentload run``, the fast transport, every request recorded with
+per-chunk timing), ``agentload-aiohttp`` (the same with ``target.transport: aiohttp``) and
+``aiohttp`` (a bare aiohttp + uvloop loop that splits SSE events and timestamps each, nothing
+else). Peers that are not installed in this environment (Locust FastHttpUser, AIPerf,
+GuideLLM) are listed as skipped with the reason; the script does not install packages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from benchlib import (
+    STREAM_SERVER,
+    Measured,
+    agentload_exe,
+    log,
+    machine,
+    median,
+    now_iso,
+    pick_cores,
+    run_measured,
+    server,
+    table,
+    write_result,
+)
+
+PEERS = {"locust": "locust", "aiperf": "aiperf", "guidellm": "guidellm"}
+
+
+def scenario(path: Path, url: str, transport: str, streams: int, requests: int, tokens: int):
+    path.write_text(
+        "name: bench-streaming\n"
+        f'target: {{base_url: "{url}", protocol: openai-chat, transport: {transport}}}\n'
+        f"request: {{path: /v1/chat/completions, prompt_tokens: 8, max_tokens: {tokens},"
+        " stream: true}\n"
+        f"load: {{model: closed, users: {streams}, requests: {requests}, grace: 30s}}\n"
+    )
+    return path
+
+
+def agentload_cmd(workdir: Path, tag: str, scen: Path) -> list[str]:
+    out = workdir / "runs" / tag
+    return [agentload_exe(), "run", str(scen), "--quiet", "--json", "--out", str(out)]
+
+
+def parse_agentload(m: Measured) -> tuple[int, float]:
+    summary = json.loads(m.stdout)
+    return int(summary["counts"]["ok"]), float(summary["duration_s"] or 0.0)
+
+
+def aiohttp_cmd(url: str, streams: int, requests: int) -> list[str]:
+    return [sys.executable, __file__, "aiohttp-worker", url, str(streams), str(requests)]
+
+
+def aiohttp_worker(argv: Sequence[str]) -> int:
+    """The bare baseline: POST, read chunks as they come, split SSE events, time each."""
+    import asyncio
+
+    import aiohttp
+    import uvloop
+
+    url, streams, requests = argv[0], int(argv[1]), int(argv[2])
+    body = json.dumps({"model": "m", "stream": True, "messages": []}).encode()
+
+    async def main() -> None:
+        left = requests
+        ok = chunks = 0
+        conn = aiohttp.TCPConnector(limit=streams)
+        async with aiohttp.ClientSession(connector=conn) as session:
+
+            async def user() -> None:
+                nonlocal left, ok, chunks
+                while left > 0:
+                    left -= 1
+                    times: list[int] = []
+                    async with session.post(url + "/v1/chat/completions", data=body) as resp:
+                        buf = b""
+                        async for data in resp.content.iter_any():
+                            now = time.monotonic_ns()
+                            buf += data
+                            *events, buf = buf.split(b"\n\n")
+                            times.extend(now for e in events if e != b"data: [DONE]")
+                    chunks += len(times)
+                    ok += 1
+
+            started = time.monotonic()
+            await asyncio.gather(*(user() for _ in range(streams)))
+            print(json.dumps({"ok": ok, "duration_s": time.monotonic() - started}))
+
+    uvloop.run(main())
+    return 0
+
+
+def parse_aiohttp(m: Measured) -> tuple[int, float]:
+    result = json.loads(m.stdout.strip().splitlines()[-1])
+    return int(result["ok"]), float(result["duration_s"])
+
+
+def main(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(description="client CPU per streamed SSE chunk")
+    add = parser.add_argument
+    add("--streams", type=int, default=500, help="concurrent streams (default 500)")
+    add("--tokens", type=int, default=100, help="content chunks per stream (default 100)")
+    add("--interval-ms", type=float, default=20.0, help="between chunks (default 20)")
+    add("--rounds", type=int, default=2, help="streams per slot (default 2)")
+    add("--runs", type=int, default=3, help="runs per client (default 3)")
+    add("--json", type=Path, default=None, help="write the results as JSON")
+    add("--no-pin", action="store_true")
+    args = parser.parse_args(argv)
+    server_cpu, client_cpu, pin_note = pick_cores(not args.no_pin)
+    stream_s = args.tokens * args.interval_ms / 1000
+    timeout_s = args.rounds * stream_s * 4 + 60
+    chunks_per_stream = args.tokens
+    requests = args.streams * args.rounds
+    work = Path(tempfile.mkdtemp(prefix="agentload-stream-bench-"))
+    skipped = {
+        name: "not installed in this environment"
+        for name, module in PEERS.items()
+        if importlib.util.find_spec(module) is None
+    }
+    rows: dict[str, dict[str, list[float]]] = {}
+    with server(
+        STREAM_SERVER,
+        *("--tokens", str(args.tokens), "--interval-ms", str(args.interval_ms)),
+        cpu=server_cpu,
+    ) as url:
+        if client_cpu is not None:
+            os.sched_setaffinity(0, {client_cpu})
+        clients = {}
+        for name, transport in (("agentload", "fast"), ("agentload-aiohttp", "aiohttp")):
+            full = scenario(
+                work / f"{name}.yaml", url, transport, args.streams, requests, args.tokens
+            )
+            one = scenario(work / f"{name}-1.yaml", url, transport, 1, 1, args.tokens)
+            clients[name] = (
+                lambda tag, s=full: agentload_cmd(work, tag, s),
+                lambda tag, s=one: agentload_cmd(work, tag, s),
+                parse_agentload,
+            )
+        clients["aiohttp"] = (
+            lambda tag: aiohttp_cmd(url, args.streams, requests),
+            lambda tag: aiohttp_cmd(url, 1, 1),
+            parse_aiohttp,
+        )
+        for run in range(args.runs):
+            for name, (full_cmd, one_cmd, parse) in clients.items():
+                one = run_measured(one_cmd(f"{name}-one-{run}"), timeout_s)
+                m = run_measured(full_cmd(f"{name}-{run}"), timeout_s)
+                if m.rc != 0 or one.rc != 0:
+                    log(f"{name} run {run}: exit {m.rc}/{one.rc}: {m.stderr}{one.stderr}")
+                    continue
+                ok, duration_s = parse(m)
+                chunks = ok * chunks_per_stream
+                cpu_us = (m.cpu_s - one.cpu_s) / max(chunks, 1) * 1e6
+                held = chunks / duration_s * args.interval_ms / 1000 if duration_s else 0.0
+                row = rows.setdefault(name, {"cpu_us": [], "held": [], "ok": [], "rss": []})
+                row["cpu_us"].append(cpu_us)
+                row["held"].append(held)
+                row["ok"].append(ok)
+                row["rss"].append(m.max_rss_kb / 1024)
+                log(
+                    f"{name} run {run}: {ok}/{requests} streams, {cpu_us:.1f} µs/chunk, "
+                    f"held {held:.0f}, CPU {m.cpu_s:.2f} s in {m.wall_s:.1f} s"
+                )
+    base = median(rows.get("aiohttp", {}).get("cpu_us", []))
+    out_rows = []
+    results = {}
+    for name, row in rows.items():
+        cpu = median(row["cpu_us"])
+        results[name] = {k: median(v) for k, v in row.items()}
+        out_rows.append(
+            [
+                name,
+                f"{median(row['ok']):,.0f}",
+                f"{cpu:.1f}",
+                f"{cpu / base:.2f}",
+                f"{median(row['held']):,.0f} / {args.streams:,}",
+                f"{median(row['rss']):.0f}",
+            ]
+        )
+    for name, why in skipped.items():
+        out_rows.append([name, "—", "—", "—", "—", f"skipped: {why}"])
+    header = [
+        f"streaming benchmark — {now_iso()} — {machine()}; {pin_note}",
+        f"{args.streams} concurrent streams × {args.rounds} rounds, {args.tokens} chunks each, "
+        f"one every {args.interval_ms:g} ms; medians of {args.runs} runs",
+    ]
+    text = table(
+        ["client", "ok streams", "CPU µs/chunk", "÷ aiohttp", "held in flight", "peak RSS MB"],
+        out_rows,
+    )
+    print("\n".join(header) + "\n\n" + text)
+    write_result(args.json, "streaming", {"header": header, "table": text, "results": results})
+    return 0
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["aiohttp-worker"]:
+        sys.exit(aiohttp_worker(sys.argv[2:]))
+    sys.exit(main(sys.argv[1:]))

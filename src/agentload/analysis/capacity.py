@@ -1,0 +1,211 @@
+"""The capacity search as a pure state machine: which value to run next, and what was found.
+
+A driver asks ``next_step()`` for a value, runs a step there, and reports it with
+``observe()``; nothing here runs load or reads a clock, so the search is tested with a fake
+step runner. Phases:
+
+1. probe: start, then ×2 each step, until a step fails (or saturates) or ``max`` passes.
+   The target is never offered more than the first failing value.
+2. bisect: between the highest passing value ``lo`` and the lowest failing ``hi``, at their
+   geometric mean (the resolution is relative), until ``hi / lo - 1 <= resolution`` (users:
+   until they are neighbours).
+3. repeat: a step whose verdict is not confident (its confidence interval straddles a limit)
+   is run again at the same value; the driver pools the runs at one value, so each repeat
+   narrows the interval. After ``repeats`` runs the point estimate (``lean``) decides, and
+   the call is marked unconfident.
+
+The result: ``capacity`` = ``lo``. Its bounds use confident calls only: ``lower`` is the
+highest value that passed confidently (0 when none did), ``upper`` the lowest that failed
+confidently (None when none did, e.g. ``max`` passed). With a monotone target, the true
+capacity lies in [lower, upper] at the confidence level of the calls; unconfident calls at
+the boundary widen the bounds instead of pretending.
+
+Saturation: a saturated step fails, confidently, whatever its thresholds say. During the
+probe, a step whose completed rate grew by less than a tenth of the offered growth (under
+10% for a doubling) is saturation too (``plateau``): more load no longer buys throughput.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Phase = Literal["probe", "bisect", "repeat"]
+Call = Literal["pass", "fail"]
+
+PLATEAU_GAIN = 0.1  # of the offered growth: a doubling must add at least 10%
+
+
+@dataclass(frozen=True, slots=True)
+class SearchSettings:
+    start: float
+    max: float
+    resolution: float = 0.1
+    repeats: int = 3
+    integer: bool = False  # users: whole numbers
+    factor: float = 2.0  # probe growth
+
+    def __post_init__(self) -> None:
+        if not 0 < self.start < self.max:
+            raise ValueError("need 0 < start < max")
+        if not 0 < self.resolution < 1 or self.repeats < 1 or self.factor <= 1:
+            raise ValueError("resolution in (0, 1), repeats >= 1 and factor > 1")
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    value: float
+    phase: Phase
+    run: int  # 1 for the first run at this value, 2 for its first repeat, ...
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """What the search needs of a step (pooled over the runs at its value)."""
+
+    value: float
+    verdict: Literal["pass", "fail", "uncertain"]
+    lean: Call
+    saturated: bool = False
+    completed_per_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    value: float
+    call: Call
+    confident: bool
+    runs: int
+    reason: str  # "thresholds", "saturated", "plateau", "lean after N runs"
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    status: Literal["found", "below_start", "at_max", "stopped"]
+    capacity: float | None  # the highest passing value; None when even start failed
+    lower: float  # the true capacity is at least this (confident calls only)
+    upper: float | None  # ... and below this; None when nothing failed confidently
+    first_fail: float | None  # the lowest failing value, confident or not
+    decisions: tuple[Decision, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "capacity": self.capacity,
+            "lower": self.lower,
+            "upper": self.upper,
+            "first_fail": self.first_fail,
+            "decisions": [
+                {
+                    "value": d.value,
+                    "call": d.call,
+                    "confident": d.confident,
+                    "runs": d.runs,
+                    "reason": d.reason,
+                }
+                for d in self.decisions
+            ],
+        }
+
+
+@dataclass
+class CapacitySearch:
+    settings: SearchSettings
+    lo: float | None = None
+    hi: float | None = None
+    decisions: list[Decision] = field(default_factory=list)
+    _runs: dict[float, int] = field(default_factory=dict)
+    _pending: float | None = None  # a value whose call waits for another run
+    _probing: bool = True
+    _last_probe_rate: float | None = None
+
+    def next_step(self) -> Planned | None:
+        """The next value to run, or None when the search is over."""
+        if self._pending is not None:
+            value = self._pending
+            return Planned(value, "repeat", self._runs[value] + 1)
+        s = self.settings
+        if self._probing:
+            value = s.start if self.lo is None else min(self.lo * s.factor, s.max)
+            if self.lo is not None and self.lo >= s.max:
+                return None
+            return Planned(self._whole(value), "probe", 1)
+        if self.lo is None or self.hi is None or self._resolved():
+            return None
+        value = self._whole(math.sqrt(self.lo * self.hi))
+        if s.integer:
+            value = min(max(value, self.lo + 1), self.hi - 1)
+        return Planned(value, "bisect", 1)
+
+    def observe(self, obs: Observation) -> Decision | None:
+        """Record a step; returns the call it led to, or None while it waits for a repeat."""
+        runs = self._runs[obs.value] = self._runs.get(obs.value, 0) + 1
+        plateau = (
+            self._probing
+            and self.lo is not None
+            and self._last_probe_rate is not None
+            and obs.completed_per_s is not None
+            and obs.completed_per_s
+            < self._last_probe_rate * (1 + PLATEAU_GAIN * (obs.value / self.lo - 1))
+        )
+        if obs.saturated or plateau:
+            call: Call = "fail"
+            confident, reason = True, "saturated" if obs.saturated else "plateau"
+        elif obs.verdict != "uncertain":
+            call, confident, reason = obs.verdict, True, "thresholds"
+        elif runs < self.settings.repeats:
+            self._pending = obs.value
+            return None
+        else:
+            call, confident, reason = obs.lean, False, f"lean after {runs} runs"
+        self._pending = None
+        decision = Decision(obs.value, call, confident, runs, reason)
+        self.decisions.append(decision)
+        if call == "pass":
+            self.lo = obs.value if self.lo is None else max(self.lo, obs.value)
+            if self._probing:
+                self._last_probe_rate = obs.completed_per_s
+        else:
+            self.hi = obs.value if self.hi is None else min(self.hi, obs.value)
+            self._probing = False
+        return decision
+
+    def result(self, *, stopped: bool = False) -> SearchResult:
+        confident = [d for d in self.decisions if d.confident]
+        passes = [d.value for d in confident if d.call == "pass"]
+        fails = [d.value for d in confident if d.call == "fail"]
+        if self.lo is None:
+            status: Literal["found", "below_start", "at_max", "stopped"] = (
+                "stopped" if stopped and self.hi is None else "below_start"
+            )
+        elif self.hi is None:
+            status = "at_max" if self.lo >= self.settings.max else "stopped"
+        else:
+            status = "stopped" if stopped and not self._resolved() else "found"
+        return SearchResult(
+            status=status,
+            capacity=self.lo,
+            lower=max(passes, default=0.0),
+            upper=min(fails, default=None),
+            first_fail=self.hi,
+            decisions=tuple(self.decisions),
+        )
+
+    def _resolved(self) -> bool:
+        assert self.lo is not None and self.hi is not None
+        if self.settings.integer and self.hi - self.lo <= 1:
+            return True
+        return self.hi / self.lo - 1 <= self.settings.resolution + 1e-12
+
+    def _whole(self, value: float) -> float:
+        return float(round(value)) if self.settings.integer else value
+
+
+def expected_steps(settings: SearchSettings) -> int:
+    """Steps a search takes when the capacity is mid-range, with one repeat: to size steps."""
+    probes = math.ceil(math.log(settings.max / settings.start, settings.factor)) + 1
+    bisections = max(
+        1, math.ceil(math.log2(math.log(settings.factor) / math.log1p(settings.resolution)))
+    )
+    return math.ceil(probes * 0.6) + bisections + 2

@@ -1,0 +1,111 @@
+"""The result of a capacity search, as written to ``capacity.json`` (fields: docs/capacity.md).
+
+Pure: built from the steps' stats and the search's result; the driver writes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from agentload.analysis.capacity import Planned, SearchResult
+from agentload.analysis.capacity_stats import StepStats
+from agentload.analysis.knee import find_knee
+
+SCHEMA_VERSION = 1
+UNITS = {"rate": "requests/s", "users": "users", "sessions_rate": "sessions/s"}
+
+
+@dataclass(frozen=True, slots=True)
+class StepRecord:
+    """One step as run: where, when, and its stats pooled over every run at its value."""
+
+    index: int  # 1-based, in the order run
+    planned: Planned
+    run_dir: str  # relative to the capacity directory
+    started_s: float  # from the start of the search
+    wall_s: float
+    stats: StepStats
+
+
+def knee_of(steps: Sequence[StepRecord]) -> dict[str, Any] | None:
+    """Knee (Kneedle) of p99 latency over the offered value, one point per value (the last,
+    pooled, stats of each): where latency starts to climb faster than load."""
+    latest: dict[float, StepStats] = {}
+    for step in steps:
+        latest[step.planned.value] = step.stats
+    points = sorted((v, s.p99_ms) for v, s in latest.items() if s.p99_ms is not None)
+    if len(points) < 3:
+        return None
+    knee = find_knee([p[0] for p in points], [p[1] for p in points], direction="increasing")
+    if knee is None:
+        return None
+    return {"value": knee.x, "p99_ms": knee.y, "score": knee.score, "method": "kneedle"}
+
+
+def first_threshold_to_break(
+    steps: Sequence[StepRecord], first_fail: float | None
+) -> dict[str, Any] | None:
+    """The threshold that broke at the lowest failing value (or the saturation there)."""
+    if first_fail is None:
+        return None
+    at = [s for s in steps if s.planned.value == first_fail]
+    if not at:
+        return None
+    stats = at[-1].stats
+    check = stats.first_failing()
+    if check is not None:
+        return {
+            "value": first_fail,
+            "expr": check.expr,
+            "observed": check.observed,
+            "limit": check.limit,
+        }
+    if stats.saturation is not None:
+        return {"value": first_fail, "expr": None, "saturation": stats.saturation}
+    return {"value": first_fail, "expr": None}
+
+
+def capacity_document(
+    *,
+    name: str,
+    vary: str,
+    settings: Mapping[str, Any],
+    steps: Sequence[StepRecord],
+    search: SearchResult,
+    level: float,
+    budget_s: float,
+    elapsed_s: float,
+    phases_s: Mapping[str, float],
+    stop_reason: str | None,
+) -> dict[str, Any]:
+    """Everything a report needs, JSON-ready."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "name": name,
+        "vary": vary,
+        "unit": UNITS[vary],
+        "settings": dict(settings),
+        "confidence_level": level,
+        **search.to_dict(),
+        "first_threshold_to_break": first_threshold_to_break(steps, search.first_fail),
+        "knee": knee_of(steps),
+        "budget_s": budget_s,
+        "elapsed_s": elapsed_s,
+        "phases_s": dict(phases_s),
+        "stop_reason": stop_reason,
+        "steps": [
+            {
+                "index": s.index,
+                "value": s.planned.value,
+                "phase": s.planned.phase,
+                "run": s.planned.run,
+                "run_dir": s.run_dir,
+                "started_s": s.started_s,
+                "wall_s": s.wall_s,
+                **s.stats.to_dict(level),
+            }
+            for s in steps
+        ],
+    }

@@ -1,0 +1,176 @@
+"""The response a reader sees: status, headers and a body stream fed by the connection.
+
+It offers the part of ``aiohttp.ClientResponse`` the protocol readers use (``status``,
+``headers.get``, ``content_type``, ``content.iter_any/read/readany/at_eof``, ``close``), so a
+reader works on either transport unchanged. Body bytes are handed over as they arrive: no
+fixed-size read buffering sits between the socket and the SSE decoder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from agentload.clients.fasthttp.connection import Connection
+
+# Buffered body bytes past which the socket stops being read until the reader catches up,
+# so a slow reader of a large body holds a bounded amount of memory.
+_PAUSE_AT_BYTES = 256 * 1024
+
+
+class Headers(Mapping[str, str]):
+    """Response headers, looked up without regard to case; repeated names joined by ", "."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: dict[str, str]) -> None:
+        self._items = items  # keys already lower-case
+
+    def __getitem__(self, name: str) -> str:
+        return self._items[name.lower()]
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+class Body:
+    """The response body as a stream of the chunks the socket delivered."""
+
+    __slots__ = ("_chunks", "_conn", "_eof", "_error", "_paused", "_size", "_waiter")
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._chunks: deque[bytes] = deque()
+        self._size = 0
+        self._eof = False
+        self._error: BaseException | None = None
+        self._waiter: asyncio.Future[None] | None = None
+        self._paused = False
+
+    # --- fed by the connection (protocol callbacks) ------------------------------------
+
+    def feed(self, data: bytes) -> None:
+        self._chunks.append(data)
+        self._size += len(data)
+        if self._size > _PAUSE_AT_BYTES and not self._paused:
+            self._paused = True
+            self._conn.pause_reading()
+        self._wake()
+
+    def feed_eof(self) -> None:
+        self._eof = True
+        self._wake()
+
+    def fail(self, error: BaseException) -> None:
+        if not self._eof:
+            self._error = error
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    # --- read by the protocol reader ---------------------------------------------------
+
+    def at_eof(self) -> bool:
+        return self._eof and not self._chunks
+
+    @property
+    def complete(self) -> bool:
+        """The whole message was received (the connection may carry the next one)."""
+        return self._eof
+
+    async def readany(self) -> bytes:
+        """Whatever arrived since the last read, waiting for at least one byte; b"" at the end."""
+        while not self._chunks:
+            if self._error is not None:
+                raise self._error
+            if self._eof:
+                return b""
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        chunks = self._chunks
+        data = chunks.popleft() if len(chunks) == 1 else b"".join(chunks)
+        chunks.clear()
+        self._size = 0
+        if self._paused:
+            self._paused = False
+            self._conn.resume_reading()
+        return data
+
+    async def read(self, n: int = -1) -> bytes:
+        """Up to ``n`` bytes as soon as any are there; the whole body when ``n`` < 0."""
+        if n < 0:
+            parts = []
+            while data := await self.readany():
+                parts.append(data)
+            return b"".join(parts)
+        data = await self.readany()
+        if len(data) > n:
+            self._chunks.appendleft(data[n:])
+            self._size += len(data) - n
+            data = data[:n]
+        return data
+
+    def iter_any(self) -> Body:
+        return self
+
+    def __aiter__(self) -> Body:
+        return self
+
+    async def __anext__(self) -> bytes:
+        # readany() inlined: one coroutine less per chunk on the streaming hot path.
+        chunks = self._chunks
+        while not chunks:
+            if self._error is not None:
+                raise self._error
+            if self._eof:
+                raise StopAsyncIteration
+            self._waiter = waiter = asyncio.get_running_loop().create_future()
+            try:
+                await waiter
+            finally:
+                self._waiter = None
+        data = chunks.popleft() if len(chunks) == 1 else b"".join(chunks)
+        chunks.clear()
+        self._size = 0
+        if self._paused:
+            self._paused = False
+            self._conn.resume_reading()
+        return data
+
+
+class FastResponse:
+    """One response; ``status`` and ``headers`` are set once its head has been parsed."""
+
+    __slots__ = ("_conn", "content", "headers", "status")
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self.status = 0
+        self.headers: Headers = Headers({})
+        self.content = Body(conn)
+
+    @property
+    def content_type(self) -> str:
+        value = self.headers.get("content-type")
+        if value is None:
+            return "application/octet-stream"  # what aiohttp reports for a missing header
+        return value.partition(";")[0].strip().lower()
+
+    def close(self) -> None:
+        """Give up on the rest of the body: the connection is closed, not reused."""
+        self._conn.abort()

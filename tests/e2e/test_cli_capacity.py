@@ -1,0 +1,113 @@
+"""``agentload capacity`` as a user runs it, against a target of known capacity: one request
+at a time, 20 ms each (50 requests/s)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from aiohttp import web
+
+SERVICE_S = 0.02
+
+
+def agentload(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "agentload", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+
+
+def serial_app() -> web.Application:
+    lock = asyncio.Lock()
+
+    async def handler(request: web.Request) -> web.Response:
+        async with lock:
+            await asyncio.sleep(SERVICE_S)
+        return web.Response(text="ok")
+
+    application = web.Application()
+    application.router.add_route("*", "/{tail:.*}", handler)
+    return application
+
+
+def write_scenario(path: Path, url: str, threshold: str, capacity: str) -> Path:
+    path.write_text(
+        f"""\
+name: known
+target: {{base_url: "{url}", protocol: http}}
+load: {{arrival: constant, rate: 1/s, duration: 1s}}
+request: {{path: /x}}
+thresholds:
+  - {threshold}
+capacity: {capacity}
+"""
+    )
+    return path
+
+
+def test_capacity_of_a_serial_server(
+    tmp_path: Path, app_server: Callable[[web.Application], str]
+) -> None:
+    url = app_server(serial_app())
+    spec = (
+        "{start: 10/s, max: 400/s, resolution: 20%, step_duration: 1.5s, warmup: 0.5s, "
+        "budget: 40s, repeats: 2}"
+    )
+    path = write_scenario(tmp_path / "s.yaml", url, "p99(latency) < 200ms", spec)
+    proc = agentload("capacity", str(path), "--out", "cap", cwd=tmp_path)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output
+    assert "capacity:" in output and "first to break: p99(latency) < 200ms" in output
+    assert "time:" in output and "probe" in output
+    doc = json.loads((tmp_path / "cap" / "capacity.json").read_text())
+    # 50/s is the service capacity; a 200 ms p99 allows a little backlog above it.
+    assert 35 <= doc["capacity"] <= 65, doc["capacity"]
+    assert doc["lower"] <= doc["capacity"] < doc["upper"] <= 1.3 * doc["capacity"]
+    assert doc["elapsed_s"] <= 45
+    assert set(doc["phases_s"]) == {"probe", "bisect", "repeat"}
+    first = doc["steps"][0]
+    assert first["value"] == 10 and first["verdict"] == "pass"
+    # Every step is an ordinary run directory that `agentload report` reads.
+    step_dir = tmp_path / "cap" / first["run_dir"]
+    assert agentload("report", str(step_dir), cwd=tmp_path).returncode in (0, 1)
+    assert (tmp_path / "cap" / "capacity.md").read_text().startswith("# Capacity: known")
+
+
+def test_exit_codes_when_even_the_start_fails_and_for_bad_input(
+    tmp_path: Path, app_server: Callable[[web.Application], str]
+) -> None:
+    url = app_server(serial_app())
+    spec = "{start: 5/s, max: 50/s, step_duration: 1s, warmup: 0.5s, budget: 20s}"
+    path = write_scenario(tmp_path / "s.yaml", url, "p99(latency) < 5ms", spec)
+    proc = agentload("capacity", str(path), "--out", "cap", "--json", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["status"] == "below_start" and doc["capacity"] is None
+    assert len(doc["steps"]) == 1  # never offered more than the failing start
+
+    mismatch = write_scenario(tmp_path / "m.yaml", url, "p99(latency) < 1s", "{vary: users}")
+    proc = agentload("capacity", str(mismatch), cwd=tmp_path)
+    assert proc.returncode == 2
+    assert f"{mismatch}:" in proc.stderr
+    assert "capacity.vary: users needs load.model: closed" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+    proc = agentload("capacity", str(path), "--budget", "soon", cwd=tmp_path)
+    assert proc.returncode == 2 and "--budget" in proc.stderr
+    proc = agentload("capacity", str(path), "--budget", "1s", cwd=tmp_path)
+    assert proc.returncode == 2 and "shorter than one step" in proc.stderr
+
+    bare = tmp_path / "bare.yaml"
+    bare.write_text(path.read_text().replace("thresholds:\n  - p99(latency) < 5ms\n", ""))
+    proc = agentload("capacity", str(bare), cwd=tmp_path)
+    assert proc.returncode == 2 and "needs thresholds" in proc.stderr
