@@ -35,7 +35,7 @@ _COMPLETION = json.dumps(
     }
 ).encode()
 _ERROR_OBJECT = b'{"error":{"message":"upstream overloaded","type":"server_error"}}'
-TRICKLE_S = 0.5  # how long slow_bytes takes to send a whole answer
+TRICKLE_S = 0.25  # how long slow_bytes takes to send a whole answer
 _HANG_S = 3600.0  # longer than any test; the server's shutdown cancels it
 
 

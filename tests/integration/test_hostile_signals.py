@@ -81,7 +81,7 @@ def accounted(out: Path) -> dict[str, int]:
 def test_one_sigterm_lets_in_flight_requests_finish_and_writes_everything(
     server: HostileServer, tmp_path: Path
 ) -> None:
-    # Each answer trickles for ~0.5-1 s, so about 25-50 are in flight at the signal.
+    # Each answer trickles for 0.25 s, so about a dozen are in flight at the signal.
     proc, out = start(server, tmp_path, "slow_bytes")
     wait_for_records(proc, out, 10)
     proc.send_signal(signal.SIGTERM)
@@ -119,7 +119,7 @@ def test_sigkill_at_random_moments_leaves_a_readable_run_missing_at_most_a_secon
     server: HostileServer, tmp_path: Path
 ) -> None:
     seed = random.randrange(1_000_000)
-    moments = random.Random(seed).sample([i / 10 for i in range(0, 30)], 3)
+    moments = random.Random(seed).sample([i / 10 for i in range(20)], 3)
     for index, moment_s in enumerate(moments):
         folder = tmp_path / str(index)
         folder.mkdir()

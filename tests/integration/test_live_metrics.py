@@ -12,8 +12,10 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 from agentload import api
+from agentload.cli.progress import thresholds_state
 from agentload.config.models import Scenario
 from agentload.engine.live_metrics import Endpoint, LiveMetrics
+from agentload.slo.evaluate import Verdict
 from tests.e2e.test_cli import agentload, assert_no_traceback
 
 
@@ -97,3 +99,22 @@ def test_bad_or_busy_port_is_a_one_line_error(tmp_path: Path) -> None:
             assert_no_traceback(proc)
             assert proc.stderr.startswith("error: --metrics-port") and words in proc.stderr
             assert proc.stderr.count("\n") == 1, proc.stderr
+
+
+def test_live_display_line_names_failing_thresholds() -> None:
+    def verdict(expr: str, ok: bool | None) -> Verdict:
+        return Verdict(expr, ok, None, 1.0, "ms", None, None, 0, ok is None, False)
+
+    assert thresholds_state([]) is None
+    mixed = [
+        verdict("p99(latency) < 1s", True),
+        verdict("error_rate < 1%", False),
+        verdict("p95(ttft) < 2s", None),
+    ]
+    assert thresholds_state(mixed) == (
+        "thresholds so far: 1 pass; 1 FAIL: error_rate < 1%; 1 no data yet",
+        "red",
+    )
+    assert thresholds_state(mixed[:1]) == ("thresholds so far: 1 pass", "green")
+    many = thresholds_state([verdict(f"p{i}(latency) < 1ms", False) for i in range(50, 55)])
+    assert many is not None and many[0].endswith("p52(latency) < 1ms and 2 more")

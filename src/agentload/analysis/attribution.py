@@ -38,6 +38,7 @@ NS_PER_S: Final = 1_000_000_000
 MAX_WINDOWS: Final = 2048
 ROW_CAP: Final = 10_000  # ~6 MB of rows at most
 TAIL_PERCENTILE: Final = 95.0  # the tail band: requests ranked near p95 (92.5..97.5)
+TAIL_MIN_BAND: Final = 5  # fewer requests in the band (under ~100 ok): no tail shares
 SCHEDULE_LAG: Final = "schedule_lag"
 NETWORK_OR_CLIENT: Final = "network_or_client"
 SERVER_OTHER: Final = "server_other"
@@ -208,13 +209,16 @@ class PhaseWindows:
 
     def tail_shares(self, percentile: float = TAIL_PERCENTILE) -> dict[str, float]:
         """Component shares among the requests ranked near ``percentile`` (the same band as
-        ``compare_attribution``); empty with too few requests for a band."""
+        ``compare_attribution``); empty with fewer than ``TAIL_MIN_BAND`` in the band, where
+        one or two requests would decide the verdict."""
         rows = self.rows.rows
-        if len(rows) < 20:
+        if not rows:
             return {}
         latency = np.array([r[0] for r in rows], dtype=np.float64)
         mask = band_mask(latency, percentile)
         band = [rows[i] for i in np.flatnonzero(mask)]
+        if len(band) < TAIL_MIN_BAND:
+            return {}
         total = float(sum(r[0] for r in band))
         if total <= 0:
             return {}

@@ -20,9 +20,11 @@ from typing import Any
 import msgspec
 import numpy as np
 
+from agentload.clients.classify import classify_body, rules_for
 from agentload.clients.transport import Response, error_result, open_transport, read_capped
 from agentload.clock import NS_PER_S, Clock
 from agentload.config.models import AgentTaskRequest, Target
+from agentload.config.sessions import ClassifyRule
 from agentload.protocol.openai_chat import ProtocolError
 from agentload.records.record import CallResult, ErrorKind, Outcome, Timing
 from agentload.sessions.work import Work
@@ -35,13 +37,14 @@ class AgentTaskClient:
     def __init__(self, target: Target, request: AgentTaskRequest, *, max_connections: int) -> None:
         self._transport = open_transport(target, max_connections=max_connections)
         self._poll = request.poll
+        self._rules = rules_for(target)
         self._rng = np.random.default_rng(0)
 
     async def aclose(self) -> None:
         await self._transport.aclose()
 
     async def call(self, work: Work, timing: Timing, clock: Clock) -> CallResult:
-        submit = _Submit()
+        submit = _Submit(self._rules)
         submitted = await self._transport.exchange(work, timing, clock, submit)
         if submitted.outcome is not Outcome.OK or submit.location is None:
             return submitted
@@ -59,7 +62,7 @@ class AgentTaskClient:
                     error_message=f"no result within {self._poll.max_wait:g}s",
                 )  # fmt: skip
             await clock.sleep_until(wake_ns, precise=False)
-            view = _View()
+            view = _View(self._rules)
             poll = Work(seq=work.seq, intended_at=work.intended_at, action=work.action,
                         method="GET", path=submit.location, body=None)  # fmt: skip
             answer = await self._transport.exchange(poll, Timing(), clock, view)
@@ -71,7 +74,7 @@ class AgentTaskClient:
                 return _with(answer, polls=polls)
             if view.body is not None and view.body.get("status") in _FINISHED:
                 timing.sent_at, timing.first_byte_at = sent_at, first_byte_at
-                return _finished(view.body, clock, sent_at, polls)
+                return _finished(view, clock, sent_at, polls)
             delay_s = min(self._poll.max_interval, max(delay_s, 0.001) * self._poll.multiplier)
 
     def _jittered(self, delay_s: float) -> float:
@@ -80,13 +83,15 @@ class AgentTaskClient:
 
 
 class _Submit:
-    location: str | None = None
+    def __init__(self, rules: tuple[ClassifyRule, ...]) -> None:
+        self.rules = rules
+        self.location: str | None = None
 
     async def read(
         self, response: Response, work: Work, timing: Timing, clock: Clock
     ) -> CallResult:
         if response.status not in (200, 201, 202):
-            return await error_result(response, clock, 64 * 1024)
+            return await error_result(response, clock, 64 * 1024, self.rules)
         body = _json(await read_capped(response, _VIEW_BYTES))
         location = response.headers.get("Location")
         if not location and isinstance(body.get("id"), str):
@@ -98,8 +103,11 @@ class _Submit:
 
 
 class _View:
-    body: dict[str, Any] | None = None
-    retry_after_s: float | None = None
+    def __init__(self, rules: tuple[ClassifyRule, ...]) -> None:
+        self.rules = rules
+        self.body: dict[str, Any] | None = None
+        self.raw = b""  # the body as sent: the classify rules' regexes read it
+        self.retry_after_s: float | None = None
 
     async def read(
         self, response: Response, work: Work, timing: Timing, clock: Clock
@@ -111,8 +119,9 @@ class _View:
                     self.retry_after_s = max(0.0, float(retry))
                 except ValueError:
                     self.retry_after_s = None
-            return await error_result(response, clock, 64 * 1024)
-        self.body = _json(await read_capped(response, _VIEW_BYTES))
+            return await error_result(response, clock, 64 * 1024, self.rules)
+        self.raw = await read_capped(response, _VIEW_BYTES)
+        self.body = _json(self.raw)
         return CallResult(done_at=clock.now_ns(), outcome=Outcome.OK, http_status=200)
 
 
@@ -131,7 +140,8 @@ def _seconds(view: dict[str, Any], key: str) -> float | None:
     return float(value) if isinstance(value, int | float) else None
 
 
-def _finished(view: dict[str, Any], clock: Clock, sent_at: int, polls: int) -> CallResult:
+def _finished(answer: _View, clock: Clock, sent_at: int, polls: int) -> CallResult:
+    view = answer.body or {}
     done_at = clock.now_ns()
     phases = {
         str(k): float(v)
@@ -152,7 +162,7 @@ def _finished(view: dict[str, Any], clock: Clock, sent_at: int, polls: int) -> C
         kind = error.get("type") if isinstance(error, dict) else None
         return CallResult(
             done_at=done_at, outcome=Outcome.ERROR, polls=polls, phases_ms=phases,
-            error_kind=ErrorKind.MODEL_OOM if kind == "model_oom" else ErrorKind.JOB_FAILED,
+            error_kind=_failure_kind(answer),
             error_message=f"job {view.get('status')}: {message or kind or 'no reason given'}",
         )  # fmt: skip
     result = view.get("result") or {}
@@ -162,6 +172,17 @@ def _finished(view: dict[str, Any], clock: Clock, sent_at: int, polls: int) -> C
         done_at=done_at, outcome=Outcome.OK, http_status=200, polls=polls, phases_ms=phases,
         input_tokens=usage.get("prompt_tokens"), output_tokens=usage.get("completion_tokens"),
     )  # fmt: skip
+
+
+def _failure_kind(answer: _View) -> ErrorKind:
+    """A failed job's kind: what the rules (scenario's, then the defaults) say its view
+    means, when that is a failure of the job itself (``model_oom``, ``context_lost``); the
+    HTTP kinds describe the poll answer, which was a 200, so they do not apply here."""
+    kind = classify_body(200, answer.raw, answer.rules)
+    return kind if kind in _JOB_KINDS else ErrorKind.JOB_FAILED
+
+
+_JOB_KINDS = frozenset({ErrorKind.MODEL_OOM, ErrorKind.CONTEXT_LOST})
 
 
 def _with(result: CallResult, **changes: Any) -> CallResult:

@@ -114,6 +114,14 @@ class Target(Strict):
     )
     insecure: bool = Field(False, description="https without verifying the certificate")
 
+    @model_validator(mode="after")
+    def _phases_need_aiohttp(self) -> Target:
+        if self.client_phases and self.transport == "fast":
+            raise ValueError(
+                "client_phases are timed by the aiohttp transport: set transport: auto or aiohttp"
+            )
+        return self
+
 
 class ThinkTime(Strict):
     """Pause of a closed-model user between two requests: fixed, or uniform in [min, max]."""

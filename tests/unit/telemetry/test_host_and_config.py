@@ -90,3 +90,13 @@ def test_bad_fields_name_file_line_and_field(section: dict[str, object], expecte
     with pytest.raises(ConfigError) as info:
         parse_scenario(BASE + yaml.safe_dump({"telemetry": section}), source="s.yaml")
     assert "s.yaml:" in str(info.value) and expected in str(info.value)
+
+
+def test_client_phases_with_the_fast_transport_is_a_config_error() -> None:
+    text = BASE.replace(
+        'target: {base_url: "http://127.0.0.1:8000"}',
+        'target: {base_url: "http://127.0.0.1:8000", client_phases: true, transport: fast}',
+    )
+    with pytest.raises(ConfigError) as info:
+        parse_scenario(text, source="s.yaml")
+    assert "s.yaml:1: target: client_phases are timed by the aiohttp transport" in str(info.value)
