@@ -142,3 +142,23 @@ def write_result(path: Path | None, name: str, data: dict[str, object]) -> None:
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+def mean_in_flight(intervals: Sequence[tuple[int, int]]) -> float:
+    """Requests in flight on average between the first start and the last end (Little's law:
+    total time in flight ÷ window)."""
+    if not intervals:
+        return 0.0
+    window = max(end for _, end in intervals) - min(start for start, _ in intervals)
+    return sum(end - start for start, end in intervals) / window if window > 0 else 0.0
+
+
+def record_intervals(run_dir: Path) -> list[tuple[int, int]]:
+    """(sent_at, done_at) of every sent request in a run directory's records.jsonl."""
+    out = []
+    with (run_dir / "records.jsonl").open() as f:
+        for line in f:
+            r = json.loads(line)
+            if r.get("sent_at") is not None:
+                out.append((r["sent_at"], r["done_at"]))
+    return out

@@ -71,20 +71,22 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=300.0, help="seconds per search")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--profiles", nargs="+", default=list(PROFILES), choices=list(PROFILES))
+    parser.add_argument("--out", type=Path, help="keep the capacity directories here")
     args = parser.parse_args()
     print(
         f"{'profile':<10} {'seed':>4} {'capacity':>9} {'bounds':>15} {'truth':>7} "
         f"{'error':>7} {'steps':>5} {'time':>6}"
     )
     found: dict[str, list[dict[str, Any]]] = {}
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as scratch:
+        tmp = args.out or Path(scratch)
         for profile in args.profiles:
             flags, batch = PROFILES[profile]
             truth = engine_truth(batch, args.warmup, args.step)
-            with running_reference_agent(Path(tmp) / profile, *flags) as url:
+            with running_reference_agent(tmp / f"agent-{profile}", *flags) as url:
                 for seed in args.seeds:
                     started = time.monotonic()
-                    out = Path(tmp) / f"{profile}-{seed}"
+                    out = tmp / f"{profile}-{seed}"
                     doc = run_capacity(
                         scenario(url, seed, args.step, args.warmup, args.budget), out_dir=out
                     ).document

@@ -33,6 +33,7 @@ from benchlib import (
     median,
     now_iso,
     pick_cores,
+    record_intervals,
     run_measured,
     server,
     table,
@@ -41,14 +42,8 @@ from benchlib import (
 
 
 def held_in_flight(run_dir: Path) -> int:
-    """The largest number of requests in flight at one instant, from records.jsonl."""
-    events: list[tuple[int, int]] = []
-    with (run_dir / "records.jsonl").open() as f:
-        for line in f:
-            r = json.loads(line)
-            if r.get("sent_at") is not None:
-                events += [(r["sent_at"], 1), (r["done_at"], -1)]
-    events.sort()
+    """The largest number of requests in flight at one instant."""
+    events = sorted(e for s, d in record_intervals(run_dir) for e in ((s, 1), (d, -1)))
     held = peak = 0
     for _, step in events:
         held += step

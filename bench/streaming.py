@@ -10,8 +10,9 @@ The server (``stream_server.py``, its own process and core) answers each request
     CPU µs/chunk = (CPU of the run − median CPU of a 1-stream run) / chunks received
 
 so start-up, imports and the run directory are not counted. ``held`` is the average number of
-streams in flight (chunks per second × interval): a client that cannot keep up holds fewer
-than asked, and its per-chunk figure is then the cost at its own ceiling.
+streams in flight over the run (total stream time ÷ first start to last end; the ramp-up of
+the second round lowers it a little for every client): a client that cannot keep up holds
+fewer than asked, and its per-chunk figure is then the cost at its own ceiling.
 
 Clients: ``agentload`` (``agentload run``, the fast transport, every request recorded with
 per-chunk timing), ``agentload-aiohttp`` (the same with ``target.transport: aiohttp``) and
@@ -38,9 +39,11 @@ from benchlib import (
     agentload_exe,
     log,
     machine,
+    mean_in_flight,
     median,
     now_iso,
     pick_cores,
+    record_intervals,
     run_measured,
     server,
     table,
@@ -66,9 +69,10 @@ def agentload_cmd(workdir: Path, tag: str, scen: Path) -> list[str]:
     return [agentload_exe(), "run", str(scen), "--quiet", "--json", "--out", str(out)]
 
 
-def parse_agentload(m: Measured) -> tuple[int, float]:
+def parse_agentload(m: Measured, out: Path | None) -> tuple[int, float]:
     summary = json.loads(m.stdout)
-    return int(summary["counts"]["ok"]), float(summary["duration_s"] or 0.0)
+    held = mean_in_flight(record_intervals(out)) if out is not None else 0.0
+    return int(summary["counts"]["ok"]), held
 
 
 def aiohttp_cmd(url: str, streams: int, requests: int) -> list[str]:
@@ -88,6 +92,7 @@ def aiohttp_worker(argv: Sequence[str]) -> int:
     async def main() -> None:
         left = requests
         ok = chunks = 0
+        intervals: list[tuple[int, int]] = []
         conn = aiohttp.TCPConnector(limit=streams)
         async with aiohttp.ClientSession(connector=conn) as session:
 
@@ -96,6 +101,7 @@ def aiohttp_worker(argv: Sequence[str]) -> int:
                 while left > 0:
                     left -= 1
                     times: list[int] = []
+                    sent = time.monotonic_ns()
                     async with session.post(url + "/v1/chat/completions", data=body) as resp:
                         buf = b""
                         async for data in resp.content.iter_any():
@@ -105,18 +111,18 @@ def aiohttp_worker(argv: Sequence[str]) -> int:
                             times.extend(now for e in events if e != b"data: [DONE]")
                     chunks += len(times)
                     ok += 1
+                    intervals.append((sent, time.monotonic_ns()))
 
-            started = time.monotonic()
             await asyncio.gather(*(user() for _ in range(streams)))
-            print(json.dumps({"ok": ok, "duration_s": time.monotonic() - started}))
+            print(json.dumps({"ok": ok, "held": mean_in_flight(intervals)}))
 
     uvloop.run(main())
     return 0
 
 
-def parse_aiohttp(m: Measured) -> tuple[int, float]:
+def parse_aiohttp(m: Measured, out: Path | None) -> tuple[int, float]:
     result = json.loads(m.stdout.strip().splitlines()[-1])
-    return int(result["ok"]), float(result["duration_s"])
+    return int(result["ok"]), float(result["held"])
 
 
 def main(argv: Sequence[str]) -> int:
@@ -172,10 +178,9 @@ def main(argv: Sequence[str]) -> int:
                 if m.rc != 0 or one.rc != 0:
                     log(f"{name} run {run}: exit {m.rc}/{one.rc}: {m.stderr}{one.stderr}")
                     continue
-                ok, duration_s = parse(m)
+                ok, held = parse(m, work / "runs" / f"{name}-{run}" if name != "aiohttp" else None)
                 chunks = ok * chunks_per_stream
                 cpu_us = (m.cpu_s - one.cpu_s) / max(chunks, 1) * 1e6
-                held = chunks / duration_s * args.interval_ms / 1000 if duration_s else 0.0
                 row = rows.setdefault(name, {"cpu_us": [], "held": [], "ok": [], "rss": []})
                 row["cpu_us"].append(cpu_us)
                 row["held"].append(held)
@@ -197,7 +202,7 @@ def main(argv: Sequence[str]) -> int:
                 f"{median(row['ok']):,.0f}",
                 f"{cpu:.1f}",
                 f"{cpu / base:.2f}",
-                f"{median(row['held']):,.0f} / {args.streams:,}",
+                f"{median(row['held']):,.0f} of {args.streams:,}",
                 f"{median(row['rss']):.0f}",
             ]
         )
@@ -209,7 +214,7 @@ def main(argv: Sequence[str]) -> int:
         f"one every {args.interval_ms:g} ms; medians of {args.runs} runs",
     ]
     text = table(
-        ["client", "ok streams", "CPU µs/chunk", "÷ aiohttp", "held in flight", "peak RSS MB"],
+        ["client", "ok streams", "CPU µs/chunk", "÷ aiohttp", "mean in flight", "peak RSS MB"],
         out_rows,
     )
     print("\n".join(header) + "\n\n" + text)

@@ -49,7 +49,7 @@ from agentload.records.rundir import (
     RunDir,
     write_json_atomic,
 )
-from agentload.records.samples import read_samples
+from agentload.records.samples import Sample, read_samples
 from agentload.report.html import write_run_html_safely
 from agentload.sessions import compose
 from agentload.sessions.builders import RequestBuilder
@@ -219,12 +219,16 @@ async def _run(
             aggregator, target_rate_per_s=target_rate(scenario), load_window_s=load_window_s
         )
         aborted = slo.gate.aborted
-        summary = slo.complete(summary, aborted.expr if aborted else None)
         meta["telemetry"] = telemetry_meta(scenario.telemetry, telemetry.notes.lines)
-        summary = with_telemetry(summary, run_dir.path, meta["telemetry"])
-        summary = with_bottleneck(
-            summary, phase_windows, read_samples(run_dir.path), meta["telemetry"]
+        samples = _samples_or_none(run_dir.path)
+        summary = slo.complete(
+            summary,
+            aborted.expr if aborted else None,
+            samples=samples,
+            generator_limits=meta["telemetry"],
         )
+        summary = with_telemetry(summary, run_dir.path, meta["telemetry"])
+        summary = with_bottleneck(summary, phase_windows, samples, meta["telemetry"])
         write_json_atomic(run_dir.path / SUMMARY_FILE, summary.to_dict())
         ended_s = clock.wall_start_s + clock.now_ns() / NS_PER_S
         if aborted is not None:
@@ -462,16 +466,29 @@ def summarize_run_dir(path: Path) -> tuple[Summary, dict[str, Any], RecordReadSt
         load_window_s=float(window) if isinstance(window, int | float) else None,
     )
     aborted_by = meta.get("aborted_by")
-    summary = slo.complete(summary, aborted_by if isinstance(aborted_by, str) else None)
+    samples = _samples_or_none(run_dir.path)
+    summary = slo.complete(
+        summary,
+        aborted_by if isinstance(aborted_by, str) else None,
+        samples=samples,
+        generator_limits=meta.get("telemetry"),
+    )
     summary = with_run_notes(summary, meta)
     summary = with_telemetry(summary, run_dir.path, meta.get("telemetry"))
-    samples = read_samples(run_dir.path)
     summary = with_bottleneck(summary, phase_windows, samples, meta.get("telemetry"))
     try:
         write_json_atomic(run_dir.path / SUMMARY_FILE, summary.to_dict())
     except OSError as exc:
         raise RunDirError(f"{run_dir.path}: cannot write {SUMMARY_FILE}: {exc.strerror}") from None
     return summary, meta, stats
+
+
+def _samples_or_none(path: Path) -> list[Sample]:
+    """The run's telemetry samples; an unreadable file is noted by ``with_telemetry``."""
+    try:
+        return read_samples(path)
+    except RunDirError:
+        return []
 
 
 def _stored_slo(path: Path) -> RunSlo:

@@ -1,11 +1,12 @@
 """Same configuration, different seeds: ``compare`` must not call noise a change.
 
 Four pairs of 2-second closed runs against one reference agent (the small version of
-``bench/compare_false_alarm.py``). Before intervals carried between-run variance, 20 such
-pairs on this kind of shared host gave about 1.9 false verdicts per pair (13 of 20 pairs had
-one); now 0.1 to 0.65 per pair depending on how busy the host is. The bound below (at most
-2 false verdicts over 4 pairs, about 40 metric verdicts) fails for the old statistics with
-near certainty and leaves room for a busy host with the new ones.
+``bench/compare_false_alarm.py``; docs/reports.md has the 20-pair measurements). With the
+statistics before between-run variance was accounted for, such pairs on a shared 2-core host
+gave about 1.9 false verdicts per pair; now 0.1 per pair on a steady host and up to about
+0.7 per pair on a host whose throughput swings 2-3x between consecutive runs. The bound
+below (at most 3 false verdicts among the ~40 verdicts of 4 pairs) fails for the old
+statistics with near certainty and leaves room for a busy host with the new ones.
 """
 
 from __future__ import annotations
@@ -57,4 +58,4 @@ def test_same_configuration_pairs_give_almost_no_false_alarms(tmp_path: Path) ->
                 if m.verdict in ("improved", "regressed"):
                     false_verdicts.append(f"pair {pair}: {m.name} {m.verdict} {m.relative}")
     assert judged >= 8 * PAIRS  # rates, error rate and the p50/p90 percentiles at least
-    assert len(false_verdicts) <= 2, false_verdicts
+    assert len(false_verdicts) <= 3, false_verdicts

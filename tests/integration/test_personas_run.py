@@ -14,6 +14,7 @@ from agentload import api
 from agentload.config import parse_scenario
 from agentload.records.record import Outcome, RequestRecord
 from agentload.records.rundir import RunDir
+from agentload.report.markdown import summary_markdown
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -67,6 +68,10 @@ def test_persona_shares_and_shapes_follow_the_scenario(fast_agent: str, tmp_path
     assert table["buyer"]["share"] + table["browser"]["share"] == pytest.approx(1.0)
     (verdict,) = summary["thresholds"]
     assert verdict["ok"] is True and verdict["samples"] == turns["buyer"]  # buyers' turns only
+    markdown = summary_markdown(summary, title="personas")
+    assert "**By persona**" in markdown
+    assert f"| buyer | {per_persona['buyer']} | " in markdown
+    assert f"| browser | {per_persona['browser']} | " in markdown
 
 
 def test_an_answer_over_the_sla_is_slow_not_an_error(fast_agent: str, tmp_path: Path) -> None:

@@ -49,6 +49,57 @@ def test_a_thread_remembers_and_an_unknown_one_is_404(fast_agent: str) -> None:
     assert status == 404 and "not found" in str(missing["error"])
 
 
+def answer_text(reply: dict[str, object]) -> str:
+    output = reply["output"]
+    assert isinstance(output, list)
+    return str(output[0]["content"][0]["text"])
+
+
+def test_input_may_be_a_list_of_messages(fast_agent: str) -> None:
+    parts = [{"type": "input_text", "text": "Remember that the code is 8086."}]
+    status, first = post(fast_agent, {"input": [
+        {"role": "developer", "content": "Answer briefly."},
+        {"type": "message", "role": "user", "content": parts},
+    ]})  # fmt: skip
+    assert status == 200 and first["status"] == "completed"
+    # The fact planted through content parts is in the thread: a string item can ask for it.
+    status, second = post(fast_agent, {
+        "input": [{"role": "user", "content": "What is the code?"}],
+        "previous_response_id": first["id"],
+    })  # fmt: skip
+    assert status == 200 and answer_text(second).startswith("The code is 8086.")
+    # One list can carry a whole conversation; the history counts as input.
+    history = [
+        {"role": "user", "content": "Remember that the code is 6502."},
+        {"role": "assistant", "content": [{"type": "output_text", "text": "Noted."}]},
+        {"role": "user", "content": [{"type": "input_text", "text": "What is the code?"}]},
+    ]
+    status, whole = post(fast_agent, {"input": history})
+    assert status == 200 and answer_text(whole).startswith("The code is 6502.")
+    status, alone = post(fast_agent, {"input": "What is the code?"})
+    assert status == 200 and not answer_text(alone).startswith("The code is 6502.")
+    usage, alone_usage = whole["usage"], alone["usage"]
+    assert isinstance(usage, dict) and isinstance(alone_usage, dict)
+    assert usage["input_tokens"] > alone_usage["input_tokens"]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        [],
+        [{"role": "user"}],
+        [{"role": "robot", "content": "hi"}],
+        [{"role": "user", "content": []}],
+        [{"role": "user", "content": [{"type": "input_image", "image_url": "x"}]}],
+        [{"role": "user", "content": [{"type": "input_text"}]}],
+        {"role": "user", "content": "hi"},
+    ],
+)
+def test_a_malformed_message_list_is_a_client_error(fast_agent: str, bad: object) -> None:
+    status, reply = post(fast_agent, {"input": bad})
+    assert status in (400, 422) and ("error" in reply or "detail" in reply)
+
+
 @pytest.mark.parametrize("stream", [True, False])
 def test_sessions_thread_their_turns(fast_agent: str, tmp_path: Path, stream: bool) -> None:
     data = {

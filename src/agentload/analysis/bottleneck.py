@@ -9,7 +9,10 @@ run's schedule lag, and the telemetry samples when there are any. Causes and the
     network_or_client  the rest of the time outside the server (network, proxies, client)
 
 A cause's *score* is its share of latency: the larger of its share over all ok requests and
-among the requests near p95 (the tail). Rules, in order:
+among the requests near p95 (the tail; only with ``attribution.TAIL_MIN_BAND`` requests in
+that band, about 100 ok requests, so that one slow request cannot decide the verdict).
+
+Rules, in order:
 
 1. Fewer than ``MIN_REQUESTS`` ok requests: ``none`` (confidence 0: too little to say).
 2. The generator is *strained* when the schedule lag p99 breaks the validity limit

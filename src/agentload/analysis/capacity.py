@@ -12,7 +12,10 @@ step runner. Phases:
 3. repeat: a step whose verdict is not confident (its confidence interval straddles a limit)
    is run again at the same value; the driver pools the runs at one value, so each repeat
    narrows the interval. After ``repeats`` runs the point estimate (``lean``) decides, and
-   the call is marked unconfident.
+   the call is marked unconfident. Once resolved, the two boundary values are run once more
+   (a saturated failure excepted, so the target is not overloaded twice): one step can be
+   unlucky, and a boundary call that does not hold on the pooled runs moves the search on
+   (the latest call at a value replaces the earlier one).
 
 The result: ``capacity`` = ``lo``. Its bounds use confident calls only: ``lower`` is the
 highest value that passed confidently (0 when none did), ``upper`` the lowest that failed
@@ -112,13 +115,23 @@ class SearchResult:
 @dataclass
 class CapacitySearch:
     settings: SearchSettings
-    lo: float | None = None
-    hi: float | None = None
-    decisions: list[Decision] = field(default_factory=list)
+    decisions: list[Decision] = field(default_factory=list)  # every call, in order
+    _calls: dict[float, Decision] = field(default_factory=dict)  # the latest per value
     _runs: dict[float, int] = field(default_factory=dict)
+    _rates: dict[float, float | None] = field(default_factory=dict)  # completed per s
     _pending: float | None = None  # a value whose call waits for another run
-    _probing: bool = True
-    _last_probe_rate: float | None = None
+
+    @property
+    def hi(self) -> float | None:
+        """The lowest failing value."""
+        return min((v for v, d in self._calls.items() if d.call == "fail"), default=None)
+
+    @property
+    def lo(self) -> float | None:
+        """The highest passing value below ``hi``."""
+        hi = self.hi
+        passing = (v for v, d in self._calls.items() if d.call == "pass")
+        return max((v for v in passing if hi is None or v < hi), default=None)
 
     def next_step(self) -> Planned | None:
         """The next value to run, or None when the search is over."""
@@ -126,28 +139,44 @@ class CapacitySearch:
             value = self._pending
             return Planned(value, "repeat", self._runs[value] + 1)
         s = self.settings
-        if self._probing:
-            value = s.start if self.lo is None else min(self.lo * s.factor, s.max)
-            if self.lo is not None and self.lo >= s.max:
-                return None
+        lo, hi = self.lo, self.hi
+        if hi is None:  # probing
+            if lo is not None and lo >= s.max:
+                return self._confirm(lo)
+            value = s.start if lo is None else min(lo * s.factor, s.max)
             return Planned(self._whole(value), "probe", 1)
-        if self.lo is None or self.hi is None or self._resolved():
+        if lo is None:
+            return self._confirm(hi)  # even the start failed: once more, to be sure
+        if not self._resolved(lo, hi):
+            value = self._whole(math.sqrt(lo * hi))
+            if s.integer:
+                value = min(max(value, lo + 1), hi - 1)
+            return Planned(value, "bisect", 1)
+        return self._confirm(lo) or self._confirm(hi)
+
+    def _confirm(self, value: float) -> Planned | None:
+        """A second run at a boundary value, unless it has one or needs none: the search's
+        answer rests on it, and one step can be unlucky (a noisy neighbour, a slow second).
+        A saturated failure needs none, so the target is not overloaded twice."""
+        if self._runs.get(value, 0) >= 2 or self._calls[value].reason in ("saturated", "plateau"):
             return None
-        value = self._whole(math.sqrt(self.lo * self.hi))
-        if s.integer:
-            value = min(max(value, self.lo + 1), self.hi - 1)
-        return Planned(value, "bisect", 1)
+        return Planned(value, "repeat", self._runs[value] + 1)
 
     def observe(self, obs: Observation) -> Decision | None:
-        """Record a step; returns the call it led to, or None while it waits for a repeat."""
+        """Record a step (its stats pooled over every run at its value); returns the call it
+        led to, or None while it waits for another run. A later call at a value replaces
+        the earlier one, so a boundary that does not hold moves the search on."""
         runs = self._runs[obs.value] = self._runs.get(obs.value, 0) + 1
+        self._rates[obs.value] = obs.completed_per_s
+        lo = self.lo
+        probing = self.hi is None and lo is not None and obs.value > lo
+        before = self._rates.get(lo) if lo is not None else None
         plateau = (
-            self._probing
-            and self.lo is not None
-            and self._last_probe_rate is not None
+            probing
+            and lo is not None
+            and before is not None
             and obs.completed_per_s is not None
-            and obs.completed_per_s
-            < self._last_probe_rate * (1 + PLATEAU_GAIN * (obs.value / self.lo - 1))
+            and obs.completed_per_s < before * (1 + PLATEAU_GAIN * (obs.value / lo - 1))
         )
         if obs.saturated or plateau:
             call: Call = "fail"
@@ -162,41 +191,36 @@ class CapacitySearch:
         self._pending = None
         decision = Decision(obs.value, call, confident, runs, reason)
         self.decisions.append(decision)
-        if call == "pass":
-            self.lo = obs.value if self.lo is None else max(self.lo, obs.value)
-            if self._probing:
-                self._last_probe_rate = obs.completed_per_s
-        else:
-            self.hi = obs.value if self.hi is None else min(self.hi, obs.value)
-            self._probing = False
+        self._calls[obs.value] = decision
         return decision
 
     def result(self, *, stopped: bool = False) -> SearchResult:
-        confident = [d for d in self.decisions if d.confident]
-        passes = [d.value for d in confident if d.call == "pass"]
-        fails = [d.value for d in confident if d.call == "fail"]
-        if self.lo is None:
-            status: Literal["found", "below_start", "at_max", "stopped"] = (
-                "stopped" if stopped and self.hi is None else "below_start"
-            )
-        elif self.hi is None:
-            status = "at_max" if self.lo >= self.settings.max else "stopped"
+        lo, hi = self.lo, self.hi
+        calls = self._calls.values()
+        fails = [d.value for d in calls if d.confident and d.call == "fail"]
+        upper = min(fails, default=None)
+        passes = [d.value for d in calls if d.confident and d.call == "pass"]
+        lower = max((v for v in passes if upper is None or v < upper), default=0.0)
+        status: Literal["found", "below_start", "at_max", "stopped"]
+        if lo is None:
+            status = "stopped" if stopped and hi is None else "below_start"
+        elif hi is None:
+            status = "at_max" if lo >= self.settings.max else "stopped"
         else:
-            status = "stopped" if stopped and not self._resolved() else "found"
+            status = "stopped" if stopped and not self._resolved(lo, hi) else "found"
         return SearchResult(
             status=status,
-            capacity=self.lo,
-            lower=max(passes, default=0.0),
-            upper=min(fails, default=None),
-            first_fail=self.hi,
+            capacity=lo,
+            lower=lower,
+            upper=upper,
+            first_fail=hi,
             decisions=tuple(self.decisions),
         )
 
-    def _resolved(self) -> bool:
-        assert self.lo is not None and self.hi is not None
-        if self.settings.integer and self.hi - self.lo <= 1:
+    def _resolved(self, lo: float, hi: float) -> bool:
+        if self.settings.integer and hi - lo <= 1:
             return True
-        return self.hi / self.lo - 1 <= self.settings.resolution + 1e-12
+        return hi / lo - 1 <= self.settings.resolution + 1e-12
 
     def _whole(self, value: float) -> float:
         return float(round(value)) if self.settings.integer else value

@@ -4,7 +4,7 @@ A request is *good* when its outcome is ok and it meets each objective that appl
 Objectives come from the scenario's thresholds: every threshold that bounds a per-request
 duration metric from above — ``AGG(M{filters}) < L`` or ``<= L`` with M in latency,
 service, ttft, ttfb, tpot, itl — becomes the objective "this request's M is under L" for
-the requests its filters select (action, turn). The threshold's percentile is a statement
+the requests its filters select (action, turn, persona). The threshold's percentile is a statement
 about the population (at most 1% of requests may exceed L for a p99), so per request it
 maps to the limit alone: a good request is one that would not count against the threshold.
 For itl, a request has many values (one per gap); its value is the threshold's own aggregate
@@ -12,8 +12,10 @@ over its gaps (pN nearest-rank, avg, max). Thresholds on min(...), with > or >=,
 schedule_lag (the generator, not the service), and ratios, rates and counts are not
 per-request objectives. With no objectives, every ok request is good.
 
-``per_s`` = good / duration_s (the summary's duration), overall and per action. Session
-goodput waits for session records.
+``per_s`` = good / duration_s (the summary's duration), overall and per action.
+Session goodput: a session (records sharing a ``session_id``) is good when every one of its
+requests was good; ``sessions.per_s`` = good sessions / duration_s (None without sessions).
+A session cut off by the end of the run counts with the turns it had.
 """
 
 from __future__ import annotations
@@ -77,6 +79,8 @@ def _selects(objective: Threshold, record: RequestRecord) -> bool:
             return False
         if key == "turn" and record.turn != int(value):
             return False
+        if key == "persona" and record.persona != value:
+            return False
     return True
 
 
@@ -86,6 +90,9 @@ class Goodput:
     good: int
     per_s: float | None
     per_action: Mapping[str, tuple[int, float | None]]  # action -> (good, per second)
+    sessions: int = 0  # sessions seen (records with a session_id)
+    sessions_good: int = 0
+    sessions_per_s: float | None = None  # good sessions per second
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -96,6 +103,9 @@ class Goodput:
                 name: {"good": good, "per_s": per_s}
                 for name, (good, per_s) in sorted(self.per_action.items())
             },
+            "sessions": None
+            if not self.sessions
+            else {"count": self.sessions, "good": self.sessions_good, "per_s": self.sessions_per_s},
         }
 
 
@@ -106,11 +116,17 @@ class GoodputCounter:
         self.objectives = objectives(thresholds)
         self.good = 0
         self.by_action: Counter[str] = Counter()
+        self.session_good: dict[str, bool] = {}  # session id -> every request so far good
 
     def add(self, record: RequestRecord) -> None:
-        if is_good(record, self.objectives):
+        good = is_good(record, self.objectives)
+        if good:
             self.good += 1
             self.by_action[record.action] += 1
+        if record.session_id is not None:
+            self.session_good[record.session_id] = good and self.session_good.get(
+                record.session_id, True
+            )
 
     def result(self, duration_s: float | None, actions: Iterable[str] = ()) -> Goodput:
         """``actions``: every action the run had, so one with no good request shows 0."""
@@ -124,4 +140,7 @@ class GoodputCounter:
             good=self.good,
             per_s=rate(self.good),
             per_action={n: (self.by_action[n], rate(self.by_action[n])) for n in names},
+            sessions=len(self.session_good),
+            sessions_good=sum(self.session_good.values()),
+            sessions_per_s=rate(sum(self.session_good.values())) if self.session_good else None,
         )

@@ -42,6 +42,13 @@
     retries         {attempts, retried, retry_amplification, first_attempt_success_rate,
                     eventual_success_rate} over sent requests (target.retry; without it
                     amplification is 1 and the two rates are equal); rates None when none sent
+    jobs            None, or for async jobs (records with polls) {count, succeeded, polls,
+                    polls_per_job {mean, max}, queue_wait_ms, execution_ms, poll_overhead_ms
+                    (each {count, mean, p50, p90, p99, max}, succeeded jobs)}; see
+                    agentload.metrics.jobs
+    trustworthy     false when the generator fell behind its schedule (validity rule 3) or
+                    saturated (rule 9, from its telemetry); trust_reasons [strings] says why
+                    (empty when trustworthy); gate it with ``trustworthy == true``
     bottleneck      optional (absent when not analysed): {name, confidence, headline, evidence,
                     trustworthy, causes, components, windows, correlations}; the most likely
                     bottleneck and its evidence, see agentload.analysis.bottleneck
@@ -150,6 +157,12 @@ class Summary:
     bottleneck: Bottleneck | None = None  # see analysis.bottleneck; set after the run
     retries: Mapping[str, Any] | None = None  # see retry_stats
     slow: int = 0  # ok requests over their action's sla (marked, not errors)
+    untrustworthy_because: tuple[str, ...] = ()  # validity.untrusted_reasons
+    jobs: Mapping[str, Any] | None = None  # see metrics.jobs.JobAggregator
+
+    @property
+    def trustworthy(self) -> bool:
+        return not self.untrustworthy_because
 
     @property
     def thresholds_failed(self) -> list[Verdict]:
@@ -187,6 +200,9 @@ class Summary:
             "goodput": None if self.goodput is None else self.goodput.to_dict(),
             "sessions": None if self.sessions is None else dict(self.sessions),
             "retries": None if self.retries is None else dict(self.retries),
+            "trustworthy": self.trustworthy,
+            "trust_reasons": list(self.untrustworthy_because),
+            "jobs": None if self.jobs is None else dict(self.jobs),
         } | ({} if self.bottleneck is None else {"bottleneck": self.bottleneck.to_dict()})
 
 
@@ -245,8 +261,13 @@ def build_summary(
         sessions=aggregator.sessions.to_dict(),
         slow=aggregator.slow,
         retries=retry_stats(aggregator),
+        jobs=aggregator.jobs.to_dict(),
     )
-    return dataclasses.replace(summary, warnings=validity.check(summary))
+    return dataclasses.replace(
+        summary,
+        warnings=validity.check(summary),
+        untrustworthy_because=validity.untrusted_reasons(summary),
+    )
 
 
 def summarize(

@@ -118,6 +118,27 @@ def telemetry_warnings(
     return tuple(lines), verdict
 
 
+def untrusted_reasons(
+    summary: Summary, generator: GeneratorVerdict | None = None
+) -> tuple[str, ...]:
+    """Why the run's numbers cannot be trusted as the target's (the summary's
+    ``trustworthy`` flag is false when any): rule 3 (schedule lag) and rule 9 (generator
+    saturated, when its telemetry verdict is known)."""
+    reasons: list[str] = []
+    lag_p99_ms = summary.metrics["schedule_lag_ms"].p99
+    limit_ms = schedule_lag_threshold_ms(summary.metrics["service_ms"].p50)
+    if lag_p99_ms is not None and lag_p99_ms > limit_ms:
+        reasons.append(
+            f"generator fell behind: p99 schedule lag {format_duration_ms(lag_p99_ms)} "
+            f"> {format_duration_ms(limit_ms)}"
+        )
+    if generator is not None and generator.saturated_from_s is not None:
+        reasons.append(
+            f"generator saturated from t={generator.saturated_from_s:.1f}s ({generator.reason})"
+        )
+    return tuple(reasons)
+
+
 def schedule_lag_threshold_ms(service_p50_ms: float | None) -> float:
     """The p99 schedule lag above which a run is flagged (rule 3)."""
     if service_p50_ms is None:

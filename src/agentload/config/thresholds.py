@@ -5,6 +5,7 @@
       - expr: p99(schedule_lag) < 5ms          # or a mapping, to abort the run early
         abort_on_fail: true                    # stop sending once it is lost (k6 abortOnFail)
         delay: 10s                             # not judged before 10 s (k6 delayAbortEval)
+      - trustworthy == true                    # run-level: judged at the end, never aborts
     targets:                                   # per action; expands to thresholds
       login: {rate: 1000/s, p99: 200ms, error_rate: 0.1%}
 
@@ -74,6 +75,11 @@ class ThresholdSpec(_Strict):
     def _delay_needs_abort(self) -> ThresholdSpec:
         if self.delay and not self.abort_on_fail:
             raise ValueError("delay applies to abort_on_fail: true only")
+        if self.abort_on_fail and self.parsed().run_level:
+            raise ValueError(
+                f"{self.expr!r} is judged when the run ends, so it cannot abort it; "
+                "drop abort_on_fail (p99(schedule_lag) < 5ms can abort a run that falls behind)"
+            )
         return self
 
     def parsed(self) -> Threshold:

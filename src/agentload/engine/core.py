@@ -31,7 +31,7 @@ from agentload.records.record import (
 )
 from agentload.sessions.builders import RequestBuilder
 from agentload.sessions.nonce import judge, session_nonce
-from agentload.sessions.personas import SessionShape
+from agentload.sessions.personas import SessionShape, Shaper
 from agentload.sessions.state import SessionState
 from agentload.sessions.work import Work
 
@@ -62,7 +62,7 @@ class SessionPlan:
     seed: int
     # When given, draws each session's persona, turns, think time and length (else the
     # fields above apply); ``users``: closed, N users each running sessions back to back.
-    shape: Callable[[int, np.random.Generator], SessionShape] | None = None
+    shape: Shaper | None = None
     users: int | None = None
     max_sessions_total: int | None = None  # closed: stop starting sessions after this many
 
@@ -267,7 +267,8 @@ class Engine:
                 started += 1
                 if len(sessions) >= plan.max_sessions:
                     self.sessions_dropped += 1
-                    self._emit_dropped(self.issued, arrival_ns, session_id=f"s{index}")
+                    persona = None if plan.shape is None else plan.shape.persona_of(index)
+                    self._emit_dropped(self.issued, arrival_ns, f"s{index}", persona)
                     self.issued += 1
                     continue
                 task = asyncio.ensure_future(self._session(index, arrival_ns, plan))
@@ -415,10 +416,17 @@ class Engine:
         for sink in self._sinks:
             sink.add(record)
 
-    def _emit_dropped(self, seq: int, intended_at: int, session_id: str | None = None) -> None:
+    def _emit_dropped(
+        self,
+        seq: int,
+        intended_at: int,
+        session_id: str | None = None,
+        persona: str | None = None,
+    ) -> None:
         record = RequestRecord(
             seq=seq,
             session_id=session_id,
+            persona=persona,
             worker=self._worker,
             action=self._builder.action,
             intended_at=intended_at,

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Final
 
 from agentload.metrics.histogram import LatencyHistogram
+from agentload.metrics.jobs import JobAggregator
 from agentload.metrics.sessions import SessionAggregator
 from agentload.records.record import Outcome, RequestRecord
 
@@ -98,6 +99,7 @@ class RunAggregator:
         self.last_sent_at: int | None = None
         self.per_action: dict[str, ActionTotals] = {}
         self.sessions = SessionAggregator()
+        self.jobs = JobAggregator()  # async jobs: polls and where the time went
         self.slow = 0  # ok requests slower than their action's sla (a subset of ok)
         self.attempts = 0  # target.retry: attempts of sent requests, retries included
         self.retried = 0  # sent requests that took more than one attempt
@@ -111,6 +113,8 @@ class RunAggregator:
         self.requests += 1
         if record.session_id is not None:
             self.sessions.add(record)
+        if record.polls:
+            self.jobs.add(record)
         if self.first_intended_at is None or record.intended_at < self.first_intended_at:
             self.first_intended_at = record.intended_at
         if self.last_intended_at is None or record.intended_at > self.last_intended_at:
@@ -196,6 +200,7 @@ class RunAggregator:
         self.first_attempt_ok += other.first_attempt_ok
         self.slow += other.slow
         self.sessions.merge(other.sessions)
+        self.jobs.merge(other.jobs)
         self.errors_by_kind.update(other.errors_by_kind)
         for name, histogram in other.histograms.items():
             self.histograms[name].merge(histogram)

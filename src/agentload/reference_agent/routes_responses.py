@@ -3,6 +3,9 @@
 The server keeps the conversation: a request without ``previous_response_id`` opens a new
 session in the context store, and each answer's ``id`` names that session
 (``resp_<session id>_<n>``), so the next request continues it by naming the previous answer.
+``input`` is the user's message, or OpenAI's list form: messages ``{role, content}`` whose
+content is a string or a list of ``{type: input_text, text}`` parts; they are added to the
+thread in order (``system`` and ``developer`` messages as instructions).
 If the store has evicted the session the turn runs without its history and answers as
 OpenAI's would — a normal answer that simply does not know what was said before (only a
 client that checks the content notices; ``context_lost`` is deliberately not reported).
@@ -20,7 +23,7 @@ import re
 import secrets
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
@@ -53,11 +56,38 @@ router = APIRouter(tags=["OpenAI"])
 _RESPONSE_ID = re.compile(r"^resp_(?P<session>[A-Za-z0-9_-]{1,128})_[0-9a-f]{8}$")
 
 
+_Text = Annotated[str, Field(max_length=1_000_000)]
+
+
+class InputText(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    type: Literal["input_text", "output_text"]  # output_text: an earlier assistant answer
+    text: _Text
+
+
+class InputMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    type: Literal["message"] = "message"
+    role: Literal["user", "assistant", "system", "developer"]
+    content: _Text | Annotated[list[InputText], Field(min_length=1, max_length=1000)]
+
+    def chat_message(self) -> ChatMessage:
+        text = self.content if isinstance(self.content, str) else "".join(
+            part.text for part in self.content
+        )  # fmt: skip
+        return ChatMessage(role="system" if self.role == "developer" else self.role, content=text)
+
+
 class ResponseInput(BaseModel):
     model_config = ConfigDict(extra="allow")  # OpenAI's many optional fields are accepted
 
     model: str = Field("agentload-sim", max_length=256)
-    input: str = Field(min_length=1, max_length=1_000_000, description="The user's message.")
+    input: (
+        Annotated[str, Field(min_length=1, max_length=1_000_000)]
+        | Annotated[list[InputMessage], Field(min_length=1, max_length=1000)]
+    ) = Field(description="The user's message, or a list of messages.")
     instructions: str | None = Field(None, max_length=1_000_000)
     previous_response_id: str | None = Field(
         None, max_length=200, description="Continue the conversation this answer belongs to."
@@ -85,7 +115,10 @@ async def create_response(request: Request, body: ResponseInput) -> Response:
             message = f"previous response {body.previous_response_id!r} not found"
             return error_response(404, message, "invalid_request_error", received_ns)
         session_id = match["session"]
-    messages = [ChatMessage(role="user", content=body.input)]
+    if isinstance(body.input, str):
+        messages = [ChatMessage(role="user", content=body.input)]
+    else:
+        messages = [item.chat_message() for item in body.input]
     if body.instructions:
         messages.insert(0, ChatMessage(role="system", content=body.instructions))
     turn = TurnRequest(

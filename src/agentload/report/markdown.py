@@ -11,6 +11,8 @@ from typing import Any
 
 from agentload.analysis.compare import Comparison, MetricChange
 from agentload.report.bottleneck_view import markdown_lines as bottleneck_markdown
+from agentload.report.personas import PERSONA_COLUMNS, persona_rows
+from agentload.report.slo_view import goodput_lines, thresholds_markdown, trust_line
 from agentload.report.terminal import LATENCY_ROWS
 from agentload.units import format_duration_ms, format_rate
 
@@ -64,12 +66,16 @@ def summary_markdown(summary: Mapping[str, Any], *, title: str, status: str = ""
     lines += (
         md_table(("metric", "n", "p50", "p90", "p99", "max"), rows) if rows else ["No ok requests."]
     )
+    if personas := persona_rows(summary.get("sessions")):
+        lines += ["", "**By persona**", "", *md_table(PERSONA_COLUMNS, personas)]
     thresholds = summary.get("thresholds")
     if isinstance(thresholds, list) and thresholds:
         dicts = [t for t in thresholds if isinstance(t, dict)]
-        columns = list(dict.fromkeys(k for t in dicts for k in t))
-        lines += ["", "**Thresholds**", ""]
-        lines += md_table(columns, [[_value(t.get(c)) for c in columns] for t in dicts])
+        lines += ["", "**Thresholds**", "", *thresholds_markdown(dicts, cell)]
+    if goodput := goodput_lines(summary.get("goodput")):
+        lines += ["", *goodput]
+    if untrusted := trust_line(summary):
+        lines += ["", f"**{cell(untrusted)}**"]
     errors = summary.get("errors_by_kind", {})
     if errors:
         lines += ["", "Errors: " + ", ".join(f"{cell(k)} {v:,}" for k, v in errors.items())]
@@ -80,14 +86,6 @@ def summary_markdown(summary: Mapping[str, Any], *, title: str, status: str = ""
     for warning in summary.get("warnings", []):
         lines.append(f"> ⚠️ {cell(warning)}")
     return "\n".join(lines) + "\n"
-
-
-def _value(value: object) -> str:
-    if isinstance(value, bool):
-        return "✅ pass" if value else "❌ FAIL"
-    if isinstance(value, float):
-        return f"{value:,.4g}"
-    return "" if value is None else str(value)
 
 
 _ICONS = {

@@ -18,6 +18,7 @@ from agentload.metrics.aggregate import RunAggregator
 from agentload.metrics.window import RollingWindow, WindowSnapshot
 from agentload.report.bottleneck_view import text_lines as bottleneck_lines
 from agentload.report.personas import persona_table
+from agentload.report.slo_view import goodput_lines, threshold_value, trust_line
 from agentload.slo.evaluate import Verdict
 from agentload.units import format_duration_ms, format_rate
 
@@ -67,10 +68,10 @@ def render_summary(summary: Summary) -> RenderableType:
         parts.extend(_sessions_parts(summary.sessions))
     if summary.thresholds:
         parts.append(thresholds_table(summary.thresholds))
-    if summary.goodput is not None and summary.goodput.objectives:
-        goodput = summary.goodput
-        per_s = "-" if goodput.per_s is None else format_rate(goodput.per_s)
-        parts.append(Text(f"goodput: {per_s} ({goodput.good:,} requests met every objective)"))
+    if summary.goodput is not None:
+        parts.extend(Text(line) for line in goodput_lines(summary.goodput.to_dict()))
+    if (untrusted := trust_line(summary.to_dict())) is not None:
+        parts.append(Text(untrusted, style="bold yellow"))
     if summary.bottleneck is not None:
         parts.extend(Text(line) for line in bottleneck_lines(summary.bottleneck.to_dict()))
     parts.extend(Text(f"warning: {w}", style="yellow") for w in summary.warnings)
@@ -103,15 +104,7 @@ def _sessions_parts(sessions: Mapping[str, Any]) -> list[RenderableType]:
 
 
 def _threshold_value(value: float | None, unit: str) -> str:
-    if value is None:
-        return "-"
-    if unit == "ms":
-        return format_duration_ms(abs(value)) if value >= 0 else f"-{format_duration_ms(-value)}"
-    if unit == "fraction":
-        return f"{value:.3%}"
-    if unit == "per_s":
-        return f"{value:,.1f}/s"
-    return f"{value:,.0f}"
+    return threshold_value(value, unit)
 
 
 def thresholds_table(verdicts: Sequence[Verdict]) -> Table:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -30,6 +31,14 @@ class SessionShape:
     max_duration_s: float | None = None
     persona: str | None = None
     context_check: ContextCheck | None = None
+
+
+class Shaper(Protocol):
+    """What the engine asks of a session shaper: the shape of session ``index`` (drawn with
+    the session's generator), and its persona alone (for a session dropped at the cap)."""
+
+    def __call__(self, index: int, rng: np.random.Generator) -> SessionShape: ...
+    def persona_of(self, index: int) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,7 @@
 """What thresholds need, folded record by record in fixed memory: ``SloAggregator``.
 
-One ``Series`` per distinct filter set (action / turn / persona) that some threshold names,
+One ``Series`` per distinct filter set (action / turn / persona) that some record-level
+threshold names (run-level ones, ``agentload.slo.run_level``, need no records),
 with outcome counts, errors by kind, and one LatencyHistogram per duration metric that a
 threshold on that filter set references. Populations match ``agentload.metrics.aggregate``:
 duration metrics cover ok records, schedule_lag every sent record, itl every gap.
@@ -103,6 +104,8 @@ class SloAggregator:
         wanted: dict[FilterSet, set[str]] = {}
         thresholds_list = list(thresholds)
         for threshold in thresholds_list:
+            if threshold.run_level:  # judged from telemetry and the summary, not records
+                continue
             metrics = wanted.setdefault(record_filters(threshold), set())
             if threshold.metric in DURATION_METRICS:
                 metrics.add(threshold.metric)

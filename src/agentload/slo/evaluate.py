@@ -3,13 +3,15 @@
 Observed values, by kind of threshold:
 
 - duration: the aggregate of the series' histogram (percentiles nearest-rank, as the summary).
+- run-level (generator telemetry, ``trustworthy``): ``agentload.slo.run_level``, from the
+  ``RunFacts`` given once the run has ended; before that, no data ("judged when the run ends").
 - ``error_rate`` = errors / sent (``{error_kind=K}``: errors of kind K / sent);
   ``dropped_rate`` = dropped / requests; ``rate(X)`` = count of X / ``duration_s``;
   ``count(X)`` = count of X (``requests`` counts every record that came due).
 
 ``ok`` is None and ``no_data`` true — neither pass nor fail, and not a failure for the exit
 code — when there is nothing to judge (no samples, no requests, no duration for a rate) or
-the metric is not recorded yet (a ``persona`` filter); ``note``
+a filter names a field the records do not carry; ``note``
 says which, and the terminal report shows it.
 ``margin`` is the distance from the limit on the passing side, in the threshold's unit
 (positive: passed with that much room; negative: failed by that much); ``margin_relative``
@@ -26,8 +28,17 @@ from typing import Any
 
 from agentload.slo.aggregate import UNAVAILABLE_KEYS, Series, SloAggregator, record_filters
 from agentload.slo.grammar import Threshold
+from agentload.slo.run_level import RunFacts, observe
 
-UNITS = {"duration": "ms", "ratio": "fraction", "rate": "per_s", "count": "requests"}
+UNITS = {
+    "duration": "ms",
+    "ratio": "fraction",
+    "rate": "per_s",
+    "count": "requests",
+    "cpu": "percent",
+    "loop_lag": "ms",
+    "flag": "bool",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,20 +74,29 @@ def evaluate(
     duration_s: float | None,
     *,
     abort_on_fail: bool = False,
+    run: RunFacts | None = None,
 ) -> Verdict:
-    """One verdict; ``duration_s`` divides counts for ``rate(...)`` thresholds."""
+    """One verdict; ``duration_s`` divides counts for ``rate(...)`` thresholds; ``run``
+    (known once the run has ended) answers the run-level ones."""
     unavailable = _unavailable(threshold)
     if unavailable:
         return _empty(threshold, unavailable, abort_on_fail)
-    if threshold.metric == "session_success_rate":
+    note = None
+    if threshold.run_level:
+        observed, samples, note = observe(threshold, run)
+        if observed is None:
+            return _empty(threshold, note or "no data", abort_on_fail)
+    elif threshold.metric == "session_success_rate":
         observed, samples = _session_success(aggregator)
     else:
         observed, samples = _observe(threshold, aggregator.series_for(threshold), duration_s)
     if observed is None:
         return _empty(threshold, "no data", abort_on_fail)
-    margin = (
-        threshold.limit - observed if threshold.op in ("<", "<=") else observed - threshold.limit
-    )
+    margin: float | None = None  # a flag has no distance to its limit
+    if threshold.op in ("<", "<="):
+        margin = threshold.limit - observed
+    elif threshold.op in (">", ">="):
+        margin = observed - threshold.limit
     return Verdict(
         expr=str(threshold),
         ok=threshold.passes(observed),
@@ -84,10 +104,13 @@ def evaluate(
         limit=threshold.limit,
         unit=UNITS[threshold.kind],
         margin=margin,
-        margin_relative=margin / threshold.limit if threshold.limit else None,
+        margin_relative=margin / threshold.limit
+        if margin is not None and threshold.limit
+        else None,
         samples=samples,
         no_data=False,
         few_samples=_few(threshold, samples),
+        note=note,
         abort_on_fail=abort_on_fail,
     )
 

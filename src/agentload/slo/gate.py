@@ -2,7 +2,8 @@
 
 Abort rules follow k6's ``abortOnFail`` / ``delayAbortEval``: a rule is not judged before
 its ``delay`` (seconds from the run start); after that, the first check that finds it
-failed (``ok is False``; no data never aborts) names it, and the caller stops the run as a
+failed (``ok is False``; no data never aborts, nor does a run-level threshold, which has
+no data before the run ends) names it, and the caller stops the run as a
 first Ctrl-C would. Checks are cheap (one histogram scan per rule) so they can run on the
 live ticker, every 0.25 s.
 """
@@ -17,6 +18,7 @@ from agentload.records.record import RequestRecord
 from agentload.slo.aggregate import SloAggregator
 from agentload.slo.evaluate import Verdict, evaluate
 from agentload.slo.grammar import Threshold
+from agentload.slo.run_level import RunFacts
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,13 +63,23 @@ class SloGate:
                 return self.aborted
         return None
 
-    def verdicts(self, duration_s: float | None, aborted_by: str | None = None) -> list[Verdict]:
-        """Final verdicts. The rule that aborted the run fails whatever its final value
-        (k6 does the same): the run stopped because of it."""
+    def verdicts(
+        self,
+        duration_s: float | None,
+        aborted_by: str | None = None,
+        run: RunFacts | None = None,
+    ) -> list[Verdict]:
+        """Final verdicts (``run``: the run-level facts, once it has ended). The rule that
+        aborted the run fails whatever its final value (k6 does the same): the run stopped
+        because of it."""
         out: list[Verdict] = []
         for rule in self.rules:
             verdict = evaluate(
-                rule.threshold, self.aggregator, duration_s, abort_on_fail=rule.abort_on_fail
+                rule.threshold,
+                self.aggregator,
+                duration_s,
+                abort_on_fail=rule.abort_on_fail,
+                run=run,
             )
             if aborted_by is not None and str(rule.threshold) == aborted_by:
                 note = "stopped the run (abort_on_fail)"

@@ -2,15 +2,19 @@
 
 Grammar (EBNF; whitespace may appear between any two tokens)::
 
-    threshold  = selector , op , number , [ unit ] ;
+    threshold  = selector , op , number , [ unit ]
+               | flag , "==" , ( "true" | "false" ) ;
     selector   = aggregate , "(" , metric , [ filters ] , ")"
+               | aggregate , "(" , generator , ")"
                | ratio , [ filters ]
                | ( "rate" | "count" ) , "(" , outcome , [ filters ] , ")" ;
     aggregate  = "p" , digits , [ "." , digits ]      (* 0..100, at most 4 decimals *)
                | "avg" | "min" | "max" ;
     metric     = "latency" | "service" | "ttft" | "ttfb" | "itl" | "tpot" | "schedule_lag" ;
+    generator  = "generator_cpu" | "generator_loop_lag" ;
     ratio      = "error_rate" | "dropped_rate" | "session_success_rate" ;
     outcome    = "requests" | "ok" | "error" | "dropped" ;
+    flag       = "trustworthy" ;
     filters    = "{" , filter , { "," , filter } , "}" ;
     filter     = key , "=" , ( word | '"' , { any character but '"' } , '"' ) ;
     key        = "action" | "turn" | "persona" | "error_kind" ;
@@ -20,15 +24,23 @@ Grammar (EBNF; whitespace may appear between any two tokens)::
 
 Units by kind of selector (a limit is stored in the unit in brackets):
 
-- metric (a duration, [ms]): a unit is required: ``us``, ``ms``, ``s`` or ``m``.
+- metric and ``generator_loop_lag`` (a duration, [ms]): a unit is required: us, ms, s or m.
 - ratio ([fraction]): ``0.5%`` or a bare fraction ``0.005``.
 - rate ([per second]): ``100/s``, ``6000/m``, ``5/h`` or a bare number per second.
 - count ([requests]): a bare whole number.
+- ``generator_cpu`` ([percent of one core]): a unit ``%`` is required (``90%``).
 
 Metrics are RequestRecord fields: latency from the intended start, service from the send,
 ttft, ttfb, itl (every gap), tpot, schedule_lag. ``error_kind`` filters only the error
 outcome (``error_rate{error_kind=http_429}``, ``count(error{error_kind=...})``); ``turn``
-takes a whole number. ``Threshold.text`` is the canonical form; ``parse(t.text) == t``.
+takes a whole number.
+
+Run-level selectors are judged once, when the run ends (``agentload.slo.run_level``): the
+load generator's own telemetry samples (``generator_cpu``: its CPU per sample;
+``generator_loop_lag``: its event-loop lateness per sample), which take no filters, and the
+flag ``trustworthy`` (``trustworthy == true`` fails when the summary flags the run as not
+trustworthy: the generator fell behind its schedule or saturated). They cannot abort a run.
+``Threshold.text`` is the canonical form; ``parse(t.text) == t``.
 """
 
 from __future__ import annotations
@@ -40,6 +52,8 @@ from typing import Final
 from agentload.slo.threshold import (
     DURATION_METRICS,
     FILTER_KEYS,
+    FLAGS,
+    GENERATOR_METRICS,
     OPERATORS,
     OUTCOMES,
     RATIOS,
@@ -51,6 +65,8 @@ from agentload.slo.threshold import (
 __all__ = [
     "DURATION_METRICS",
     "FILTER_KEYS",
+    "FLAGS",
+    "GENERATOR_METRICS",
     "OPERATORS",
     "OUTCOMES",
     "RATIOS",
@@ -114,6 +130,8 @@ class _Parser:
         name = self.match(_NAME) or self.match(_PERCENTILE)
         if name is None:
             raise self.fail("expected a percentile (p99), avg, min, max, rate, count or a ratio")
+        if name in FLAGS:
+            return self.flag(name)
         if name in RATIOS:
             aggregate, metric, filters = "", name, self.filters(name)
         else:
@@ -121,9 +139,13 @@ class _Parser:
             self.expect("(")
             metric_at = self.mark()
             metric = self.match(_NAME) or ""
-            allowed = OUTCOMES if aggregate in ("rate", "count") else DURATION_METRICS
+            allowed = (
+                OUTCOMES if aggregate in ("rate", "count") else DURATION_METRICS + GENERATOR_METRICS
+            )
             if metric not in allowed:
                 raise self.fail(f"expected one of {', '.join(allowed)}", metric_at)
+            if metric in GENERATOR_METRICS and self.peek("{"):
+                raise self.fail(f"{metric} takes no filters: it is the whole generator")
             filters = self.filters(metric)
             self.expect(")")
         op = self.operator()
@@ -133,6 +155,23 @@ class _Parser:
         if self.pos != len(self.text):
             raise self.fail("unexpected text after the limit")
         return Threshold(aggregate, metric, filters, op, limit, self.text.strip())
+
+    def flag(self, name: str) -> Threshold:
+        if self.peek("{"):
+            raise self.fail(f"{name} takes no filters: it is about the whole run")
+        at = self.mark()
+        if not self.peek("=="):
+            raise self.fail(f"{name} is compared with == true (or == false)", at)
+        self.expect("==")
+        value_at = self.mark()
+        value = self.match(_NAME)
+        if value not in ("true", "false"):
+            raise self.fail("expected true or false", value_at)
+        self.skip()
+        if self.pos != len(self.text):
+            raise self.fail("unexpected text after the value")
+        limit = 1.0 if value == "true" else 0.0
+        return Threshold("", name, (), "==", limit, self.text.strip())
 
     def aggregate(self, name: str, start: int) -> str:
         if name in ("avg", "min", "max", "rate", "count"):
@@ -208,7 +247,10 @@ class _Parser:
             raise self.fail("expected a number")
         value = float(number)
         unit = (self.match(_UNIT) or "").replace(" ", "").replace("\t", "")
-        if kind == "duration":
+        if kind == "cpu":
+            if unit != "%":
+                raise self.fail("generator_cpu is a percentage of one core: 90%", at)
+        elif kind in ("duration", "loop_lag"):
             if unit not in _DURATION_UNITS_MS:
                 raise self.fail("a duration needs a unit: us, ms, s or m", at)
             value *= _DURATION_UNITS_MS[unit]

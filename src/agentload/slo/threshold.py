@@ -10,6 +10,10 @@ from dataclasses import dataclass, field
 from typing import Final
 
 DURATION_METRICS: Final = ("latency", "service", "ttft", "ttfb", "itl", "tpot", "schedule_lag")
+# Judged from the run as a whole when it ends (telemetry samples, the summary), not per record.
+GENERATOR_METRICS: Final = ("generator_cpu", "generator_loop_lag")
+FLAGS: Final = ("trustworthy",)
+RUN_LEVEL_KINDS: Final = frozenset({"cpu", "loop_lag", "flag"})
 RATIOS: Final = ("error_rate", "dropped_rate", "session_success_rate")
 OUTCOMES: Final = ("requests", "ok", "error", "dropped")
 FILTER_KEYS: Final = ("action", "turn", "persona", "error_kind")
@@ -19,13 +23,14 @@ WORD: Final = re.compile(r"[A-Za-z0-9_.:\-]+")
 
 @dataclass(frozen=True, slots=True)
 class Threshold:
-    """One parsed expression. ``kind``: duration, ratio, rate or count (agentload.slo.grammar)."""
+    """One parsed expression. ``kind``: duration, ratio, rate, count, cpu, loop_lag or flag
+    (agentload.slo.grammar)."""
 
-    aggregate: str  # "p99.9", "avg", "min", "max", "rate", "count", or "" for a ratio
-    metric: str  # a duration metric, a ratio name, or an outcome
+    aggregate: str  # "p99.9", "avg", "min", "max", "rate", "count", or "" for a ratio or flag
+    metric: str  # a duration or generator metric, a ratio name, an outcome, or a flag
     filters: tuple[tuple[str, str], ...]  # sorted by key
-    op: str
-    limit: float  # ms, fraction, per second or count, by kind
+    op: str  # one of OPERATORS; "==" for a flag
+    limit: float  # ms, fraction, per second, count, percent of a core, or 1/0 for true/false
     source: str = field(default="", compare=False)  # as the user wrote it, for messages
 
     @property
@@ -34,7 +39,18 @@ class Threshold:
             return "duration"
         if self.metric in RATIOS:
             return "ratio"
+        if self.metric == "generator_cpu":
+            return "cpu"
+        if self.metric == "generator_loop_lag":
+            return "loop_lag"
+        if self.metric in FLAGS:
+            return "flag"
         return self.aggregate  # "rate" or "count"
+
+    @property
+    def run_level(self) -> bool:
+        """Judged once the run has ended (telemetry, the summary), never from records alone."""
+        return self.kind in RUN_LEVEL_KINDS
 
     @property
     def percentile(self) -> float | None:
@@ -44,6 +60,8 @@ class Threshold:
         return next((v for k, v in self.filters if k == key), None)
 
     def passes(self, observed: float) -> bool:
+        if self.op == "==":
+            return observed == self.limit
         if self.op == "<":
             return observed < self.limit
         if self.op == "<=":
@@ -55,11 +73,13 @@ class Threshold:
     @property
     def text(self) -> str:
         """Canonical form: limits in ms, fractions, per second or counts; exact round trip."""
+        if self.kind == "flag":
+            return f"{self.metric} == {'true' if self.limit else 'false'}"
         inner = self.metric
         if self.filters:
             inner += "{" + ",".join(f"{k}={_quote(v)}" for k, v in self.filters) + "}"
         selector = inner if self.kind == "ratio" else f"{self.aggregate}({inner})"
-        unit = {"duration": "ms", "rate": "/s"}.get(self.kind, "")
+        unit = {"duration": "ms", "loop_lag": "ms", "rate": "/s", "cpu": "%"}.get(self.kind, "")
         limit = str(int(self.limit)) if self.kind == "count" else _number(self.limit)
         return f"{selector} {self.op} {limit}{unit}"
 

@@ -2,20 +2,29 @@
 
 The same object serves a live run (``agentload run``: fed by the engine, checked on the
 ticker) and a re-evaluation (``agentload report``: fed from records.jsonl, thresholds read
-back from the run's scenario.yaml), so both give the same verdicts for the same records.
+back from the run's scenario.yaml), so both give the same verdicts for the same records;
+run-level thresholds and the trust flag are judged in ``complete``, from the run's telemetry.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from agentload.analysis.generator_check import (
+    CPU_LIMIT_PERCENT,
+    LOOP_LAG_LIMIT_MS,
+    generator_verdict,
+)
 from agentload.analysis.goodput import GoodputCounter
 from agentload.analysis.summary import Summary
+from agentload.analysis.validity import untrusted_reasons
 from agentload.config.thresholds import SloSection, ThresholdSpec
 from agentload.records.record import RequestRecord
+from agentload.records.samples import Sample
 from agentload.slo.gate import Abort, Rule, SloGate
+from agentload.slo.run_level import RunFacts
 
 
 class RunSlo:
@@ -40,11 +49,35 @@ class RunSlo:
     def check_abort(self, elapsed_s: float) -> Abort | None:
         return self.gate.check_abort(elapsed_s)
 
-    def complete(self, summary: Summary, aborted_by: str | None = None) -> Summary:
-        """The summary with its threshold verdicts and goodput filled in."""
+    def complete(
+        self,
+        summary: Summary,
+        aborted_by: str | None = None,
+        *,
+        samples: Iterable[Sample] = (),
+        generator_limits: Mapping[str, Any] | None = None,
+    ) -> Summary:
+        """The summary with its trust flag, threshold verdicts and goodput filled in.
+        ``samples``: the run's telemetry; ``generator_limits``: meta.json's ``telemetry``
+        entry (``cpu_limit_percent``, ``loop_lag_limit_ms``; defaults where missing)."""
+        samples = list(samples)
+        limits = generator_limits if isinstance(generator_limits, Mapping) else {}
+        generator = generator_verdict(
+            samples,
+            cpu_limit_percent=_number(limits.get("cpu_limit_percent"), CPU_LIMIT_PERCENT),
+            loop_lag_limit_ms=_number(limits.get("loop_lag_limit_ms"), LOOP_LAG_LIMIT_MS),
+        )
+        reasons = untrusted_reasons(summary, generator)
+        facts = RunFacts.from_samples(samples, reasons)
         duration_s = summary.duration_s
         return dataclasses.replace(
             summary,
-            thresholds=tuple(self.gate.verdicts(duration_s, aborted_by)),
+            untrustworthy_because=reasons,
+            thresholds=tuple(self.gate.verdicts(duration_s, aborted_by, facts)),
             goodput=self.goodput.result(duration_s, summary.per_action),
         )
+
+
+def _number(value: Any, default: float) -> float:
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    return float(value) if number else default

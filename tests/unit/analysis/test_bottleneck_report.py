@@ -20,7 +20,7 @@ MS = 1_000_000
 
 def store_bound_summary() -> Any:
     records = []
-    for i in range(60):
+    for i in range(120):  # enough for a tail band (requests near p95)
         phases = {"store_read": 150.0, "store_write": 150.0, "decode": 60.0 + i % 3}
         total = sum(phases.values())
         records.append(
@@ -60,8 +60,8 @@ def test_the_html_plot_stacks_phase_shares_per_window() -> None:
     labels = [s["label"] for s in chart["series"]]
     assert labels[0] == "network_or_client" and labels[-1] == "decode"  # top drawn first
     xs, top, *_, bottom = chart["data"]
-    assert xs == [1.0, 2.0, 3.0]  # 1 s windows, plotted at their end
-    assert top == pytest.approx([100.0] * 3, abs=0.05)  # all components: the whole latency
+    assert xs == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]  # 1 s windows, plotted at their end
+    assert top == pytest.approx([100.0] * 6, abs=0.05)  # all components: the whole latency
     assert all(15 < v < 18 for v in bottom)  # decode ~61 of ~362 ms
     html = bottleneck_view.html_section(data)
     assert "<h2>Bottleneck</h2>" in html and "store_read 41%" in html

@@ -27,13 +27,16 @@ def test_only_upper_bounds_on_per_request_durations_are_objectives() -> None:
             "p99(schedule_lag) < 5ms",  # the generator, not the service
             "error_rate < 1%",
             "rate(ok) > 1/s",
-            "p99(latency{persona=x}) < 1s",  # records carry no persona
+            "p99(latency{persona=x}) < 1s",
+            "max(generator_loop_lag) < 50ms",  # the generator, once per sample
+            "trustworthy == true",
         )
     )
     assert [t.source for t in kept] == [
         "p99(latency) < 2s",
         "avg(ttft{action=a}) <= 1s",
         "max(itl) < 50ms",
+        "p99(latency{persona=x}) < 1s",
     ]
 
 

@@ -12,7 +12,9 @@ import yaml
 from agentload.api import _plan, scenario_builder
 from agentload.config import parse_scenario
 from agentload.engine import Engine, RunStatus
-from agentload.records.record import RequestRecord
+from agentload.metrics.sessions import SessionAggregator
+from agentload.records.record import Outcome, RequestRecord
+from agentload.sessions.personas import SessionShaper
 from agentload.testing import FakeClient, ManualClock
 
 MS = 1_000_000
@@ -103,3 +105,34 @@ def test_records_carry_the_persona_and_its_turns() -> None:
         assert personas in ({"one"}, {"three"})
         assert len(turns) == (1 if personas == {"one"} else 3)
     assert {r.persona for r in records} == {"one", "three"}
+
+
+def test_a_session_dropped_at_the_cap_keeps_its_persona() -> None:
+    personas = {"one": {"weight": 1, "turns": 1}, "three": {"weight": 2, "turns": 3}}
+    records = run(
+        {"rate": "100/s", "sessions": 30, "think_time": "5ms", "max_in_flight": 2},
+        service_ms=20,
+        personas=personas,
+    )
+    dropped = [r for r in records if r.outcome is Outcome.DROPPED]
+    assert len(dropped) >= 10  # 2 at a time, each 20-80 ms long, arriving every 10 ms
+    assert {r.persona for r in dropped} == {"one", "three"}
+    # the persona it would have had, as drawn for the sessions that ran
+    scenario = parse_scenario(
+        yaml.safe_dump({"seed": 4, "target": {"base_url": "http://127.0.0.1:1"},
+                        "load": {"model": "sessions", "rate": "100/s", "sessions": 30},
+                        "request": {"prompt_tokens": 5}, "personas": personas}),
+        source="s.yaml",
+    )  # fmt: skip
+    shaper = SessionShaper(scenario)
+    for record in records:
+        assert record.session_id is not None
+        assert record.persona == shaper.persona_of(int(record.session_id[1:]))
+    aggregator = SessionAggregator()
+    for record in records:
+        aggregator.add(record)
+    summary = aggregator.to_dict()
+    assert summary is not None
+    table: dict[str, dict[str, Any]] = summary["by_persona"]  # type: ignore[assignment]
+    # every session, dropped ones included, is in exactly one persona's row
+    assert sum(row["sessions"] for row in table.values()) == summary["count"] == 30

@@ -9,7 +9,6 @@ fixed-size read buffering sits between the socket and the SSE decoder.
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
@@ -49,7 +48,9 @@ class Body:
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
-        self._chunks: deque[bytes] = deque()
+        # A list, not a deque: there is rarely more than one chunk, and an empty deque costs
+        # ~600 bytes per stream (10,000 streams in flight: 6 MB).
+        self._chunks: list[bytes] = []
         self._size = 0
         self._eof = False
         self._error: BaseException | None = None
@@ -103,7 +104,7 @@ class Body:
             finally:
                 self._waiter = None
         chunks = self._chunks
-        data = chunks.popleft() if len(chunks) == 1 else b"".join(chunks)
+        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         chunks.clear()
         self._size = 0
         if self._paused:
@@ -120,7 +121,7 @@ class Body:
             return b"".join(parts)
         data = await self.readany()
         if len(data) > n:
-            self._chunks.appendleft(data[n:])
+            self._chunks.insert(0, data[n:])
             self._size += len(data) - n
             data = data[:n]
         return data
@@ -144,7 +145,7 @@ class Body:
                 await waiter
             finally:
                 self._waiter = None
-        data = chunks.popleft() if len(chunks) == 1 else b"".join(chunks)
+        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         chunks.clear()
         self._size = 0
         if self._paused:
