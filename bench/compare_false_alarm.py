@@ -30,18 +30,21 @@ from agentload.analysis.compare_samples import load_run_samples
 from agentload.config.models import Scenario
 
 
-def scenario(url: str, seed: int, duration_s: float, users: int) -> Scenario:
+def scenario(
+    url: str, seed: int, duration_s: float, users: int, rate: float | None = None
+) -> Scenario:
+    """Closed (``users`` back to back) or, with ``rate``, open at a constant rate."""
+    load: dict[str, object] = (
+        {"model": "closed", "users": users, "think_time": {"min": 0, "max": 0}}
+        if rate is None
+        else {"model": "open", "arrival": "constant", "rate": rate}
+    )
     return Scenario.model_validate(
         {
             "name": f"same-{seed}",
             "seed": seed,
             "target": {"base_url": url, "protocol": "openai-chat"},
-            "load": {
-                "model": "closed",
-                "users": users,
-                "think_time": {"min": 0, "max": 0},
-                "duration": duration_s,
-            },
+            "load": {**load, "duration": duration_s},
             "request": {"prompt_tokens": 200, "max_tokens": 32, "stream": True},
         }
     )
@@ -74,18 +77,18 @@ def reference_agent(tmp: Path, *args: str) -> Iterator[str]:
 
 
 def run_pairs(
-    root: Path, pairs: int, duration_s: float, users: int, speed: str
+    root: Path, pairs: int, duration_s: float, users: int, speed: str, rate: float | None
 ) -> list[list[Path]]:
     """``pairs`` pairs of run directories under ``root``, all against one agent."""
     out = []
     with reference_agent(root, "--speed", speed) as url:
         # A fresh agent's first second is slower (a real difference, not noise).
-        api.run(scenario(url, 0, 1.0, users), out_dir=root / "warm-up")
+        api.run(scenario(url, 0, 1.0, users, rate), out_dir=root / "warm-up")
         for pair in range(pairs):
             out.append(
                 [
                     api.run(
-                        scenario(url, 1000 + 2 * pair + k, duration_s, users),
+                        scenario(url, 1000 + 2 * pair + k, duration_s, users, rate),
                         out_dir=root / f"p{pair:02d}-{k}",
                     ).run_dir
                     for k in (0, 1)
@@ -106,6 +109,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=2.0, help="seconds per run")
     parser.add_argument("--users", type=int, default=16)
     parser.add_argument("--speed", default="10", help="reference agent --speed")
+    parser.add_argument("--rate", type=float, help="open model at this rate instead of users")
     parser.add_argument("--keep", type=Path, help="write the runs here (a new folder)")
     parser.add_argument("--reuse", type=Path, help="compare the runs a --keep left here")
     args = parser.parse_args()
@@ -116,10 +120,11 @@ def main() -> None:
         else:
             root = args.keep or Path(name)
             root.mkdir(parents=True, exist_ok=args.keep is None)
-            pairs = run_pairs(root, args.pairs, args.duration, args.users, args.speed)
+            pairs = run_pairs(root, args.pairs, args.duration, args.users, args.speed, args.rate)
         report(pairs)
+    load = f"{args.users} users" if args.rate is None else f"open {args.rate:g}/s"
     print(
-        f"{len(pairs)} pairs of {args.duration:g}-s runs, {args.users} users, agent --speed "
+        f"{len(pairs)} pairs of {args.duration:g}-s runs, {load}, agent --speed "
         f"{args.speed}; {time.monotonic() - started:.0f} s in all"
     )
 

@@ -81,3 +81,40 @@ def test_run_exits_0_when_every_threshold_passes(app_server: Any, tmp_path: Path
     path.write_text(scenario_text(url, "  - p99(latency) < 5s\n  - error_rate < 1%\n"))
     proc = agentload("run", str(path), "--out", "run", "--quiet", cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_validate_rejects_abort_on_fail_on_the_trust_gate(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        scenario_text(
+            "http://127.0.0.1:9", "  - expr: trustworthy == true\n    abort_on_fail: true\n"
+        )
+    )
+    proc = agentload("validate", str(path), cwd=tmp_path)
+    assert proc.returncode == 2
+    output = proc.stdout + proc.stderr
+    assert f"{path}:6: thresholds[0]: " in output and "judged when the run ends" in output
+    assert "Traceback" not in output
+
+
+def test_the_trust_gate_fails_a_saturated_run_and_the_markdown_says_why(
+    app_server: Any, tmp_path: Path
+) -> None:
+    url = app_server(app())
+    path = tmp_path / "gated.yaml"
+    text = scenario_text(url, "  - p99(latency) < 5s\n  - trustworthy == true\n")
+    # An event-loop lag limit no generator meets: saturated from its first samples.
+    path.write_text(text + "telemetry: {interval: 100ms, generator: {loop_lag_limit_ms: 0.001}}\n")
+    proc = agentload("run", str(path), "--out", "run", "--quiet", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["trustworthy"] is False
+    assert any(r.startswith("generator saturated") for r in summary["trust_reasons"])
+    assert [v["ok"] for v in summary["thresholds"]] == [True, False]
+    report = agentload("report", "run", "--md", cwd=tmp_path)
+    assert report.returncode == 0, report.stderr
+    assert "| threshold | observed | limit | margin | verdict |" in report.stdout
+    (row,) = [line for line in report.stdout.splitlines() if "`trustworthy == true`" in line]
+    assert row.startswith("| `trustworthy == true` | false | true | - | ❌ FAIL (")
+    assert "generator saturated from t=" in row
+    assert "**NOT TRUSTWORTHY: " in report.stdout

@@ -24,7 +24,7 @@ def test_adaptive_load_settles_on_the_concurrency_that_holds_the_target(tmp_path
                 "target": "p95(latency) < 500ms",
                 "max_users": 32,
                 "interval": "1s",
-                "duration": "14s",
+                "duration": "10s",
                 "grace": "2s",
             },
             "request": {"prompt_tokens": 64, "max_tokens": 8},

@@ -14,6 +14,8 @@ from aiohttp import web
 from agentload import api
 from agentload.cli.run import exit_code
 from agentload.config import Scenario, parse_scenario
+from agentload.records.record import Outcome, RequestRecord
+from agentload.records.rundir import RunDir
 
 
 def scenario(base_url: str, load: dict[str, Any], **extra: Any) -> Scenario:
@@ -112,3 +114,100 @@ def test_abort_on_fail_stops_a_30s_run_after_its_delay(app_server: Any, tmp_path
     assert result.summary.requests == result.summary.ok + result.summary.cancelled
     again, _, _ = api.summarize_run_dir(result.run_dir)
     assert again.thresholds[1].aborted_run and again.thresholds[1].ok is False
+
+
+def shop() -> web.Application:
+    """/order is slow (30 ms), /pay answers 429 or never in time (by turns), the rest 5 ms."""
+    calls = {"pay": 0}
+
+    async def handler(request: web.Request) -> web.Response:
+        if request.path == "/pay":
+            calls["pay"] += 1
+            if calls["pay"] % 2:
+                return web.Response(status=429, text="slow down", headers={"Retry-After": "1"})
+            await asyncio.sleep(1.0)  # past the 0.3 s total timeout
+        await asyncio.sleep(0.03 if request.path == "/order" else 0.005)
+        return web.Response(text="ok")
+
+    application = web.Application()
+    application.router.add_route("*", "/{tail:.*}", handler)
+    return application
+
+
+FILTERED = [
+    "p99(latency{action=order}) < 1s",
+    "p99(latency{persona=buyer}) < 1s",
+    "p50(latency{turn=0}) < 1s",
+    "rate(error{error_kind=http_429}) < 1/s",
+    "count(error{error_kind=timeout,persona=buyer}) >= 1",
+    "trustworthy == true",
+    "max(generator_cpu) < 10000%",
+]
+
+
+def test_every_filter_selects_its_records_and_the_generator_gate_fails(
+    app_server: Any, tmp_path: Path
+) -> None:
+    url = app_server(shop())
+    result = api.run(
+        scenario(
+            url,
+            {
+                "model": "sessions",
+                "rate": "30/s",
+                "sessions": 24,
+                "turns": {"kind": "fixed", "value": 3},
+                "think_time": "10ms",
+            },
+            target={"base_url": url, "protocol": "http", "timeouts": {"total": 0.3}},
+            actions={"order": {"path": "/order"}, "pay": {"path": "/pay"}},
+            mix={"request": 1},
+            personas={
+                "browser": {"weight": 1},
+                "buyer": {"weight": 1, "flow": {"request": {"order": 1.0}, "order": {"pay": 1.0}}},
+            },
+            thresholds=FILTERED,
+            # Limits no generator can meet: it is saturated from its first samples.
+            telemetry={"interval": "100ms", "generator": {"loop_lag_limit_ms": 0.001}},
+        ),
+        out_dir=tmp_path / "run",
+    )
+    records = list(RunDir.open(result.run_dir).iter_records())
+    verdicts = {v.expr: v for v in result.summary.thresholds}
+    assert list(verdicts) == FILTERED
+
+    def ok(where: Any) -> list[RequestRecord]:
+        return [r for r in records if r.outcome == Outcome.OK and where(r)]
+
+    order, buyer = ok(lambda r: r.action == "order"), ok(lambda r: r.persona == "buyer")
+    first_turns = ok(lambda r: r.turn == 0)
+    assert verdicts[FILTERED[0]].samples == len(order) > 0
+    assert verdicts[FILTERED[0]].observed >= 30  # type: ignore[operator]
+    assert len(ok(lambda r: True)) > verdicts[FILTERED[1]].samples == len(buyer) > len(order)
+    assert verdicts[FILTERED[2]].samples == len(first_turns) > 0
+    assert {r.turn for r in records} == {0, 1, 2}
+    throttled = sum(r.error_kind == "http_429" for r in records)
+    timed_out = [r for r in records if r.error_kind is not None and "timeout" in r.error_kind]
+    assert throttled > 0 and timed_out and {r.persona for r in timed_out} == {"buyer"}
+    duration_s = result.summary.duration_s
+    assert duration_s is not None
+    assert verdicts[FILTERED[3]].observed == throttled / duration_s
+    assert verdicts[FILTERED[4]].observed == len(timed_out) and verdicts[FILTERED[4]].ok
+    # The generator gate: saturated, so the run is not trustworthy, and the gate fails.
+    assert result.summary.trustworthy is False
+    assert any(r.startswith("generator saturated") for r in result.summary.untrustworthy_because)
+    assert verdicts["trustworthy == true"].ok is False
+    cpu = verdicts["max(generator_cpu) < 10000%"]
+    assert cpu.ok is True and cpu.samples > 0
+    assert exit_code(result) == 1
+    # Goodput: sessions and actions; a session through /pay never meets every objective.
+    goodput = result.summary.to_dict()["goodput"]
+    assert goodput["sessions"]["count"] == 24
+    assert goodput["per_action"]["pay"]["good"] == 0
+    assert set(goodput["per_action"]) == {"request", "order", "pay"}
+    # `agentload report` re-judges from the run directory: the same verdicts.
+    again, _, _ = api.summarize_run_dir(result.run_dir)
+    assert [(v.expr, v.ok, v.observed) for v in again.thresholds] == [
+        (v.expr, v.ok, v.observed) for v in result.summary.thresholds
+    ]
+    assert again.untrustworthy_because == result.summary.untrustworthy_because

@@ -2,8 +2,9 @@
 
 Submit (``POST`` → 202 with ``Location``), then poll the location until the job ends, with
 an initial delay and intervals growing by a multiplier up to a cap, each with jitter; a
-``Retry-After`` on a 429 or 503 poll answer is honoured; no result within ``max_wait`` is
-``job_timeout``. The record's times: sent = submit, first byte = the 202, done = the poll
+``Retry-After`` on a 429 or 503 poll answer is honoured (the next poll waits at least that
+long); no result within ``max_wait`` is ``job_timeout``. Error answers and failed jobs are
+classified by the scenario's ``target.classify`` rules, then the defaults. The record's times: sent = submit, first byte = the 202, done = the poll
 that saw the end. Its phases add what only polling can tell:
 
 - ``queue_wait``, ``execution``: the server's own times (``started_at - created_at``,
@@ -53,8 +54,11 @@ class AgentTaskClient:
         delay_s = self._poll.initial
         deadline_ns = sent_at + int(self._poll.max_wait * NS_PER_S)
         polls = 0
+        told_s = 0.0  # a Retry-After: the least the next poll waits (jitter only adds)
         while True:
-            wake_ns = clock.now_ns() + int(self._jittered(delay_s) * NS_PER_S)
+            wait_s = max(self._jittered(delay_s), min(told_s, self._poll.max_wait))
+            wake_ns = clock.now_ns() + int(wait_s * NS_PER_S)
+            told_s = 0.0
             if wake_ns > deadline_ns:
                 return CallResult(
                     done_at=clock.now_ns(), outcome=Outcome.ERROR, polls=polls,
@@ -68,8 +72,8 @@ class AgentTaskClient:
             answer = await self._transport.exchange(poll, Timing(), clock, view)
             polls += 1
             if answer.outcome is not Outcome.OK:
-                if view.retry_after_s is not None:  # busy: come back when told
-                    delay_s = view.retry_after_s
+                if answer.http_status in (429, 503) and answer.retry_after_s is not None:
+                    told_s = answer.retry_after_s  # busy: come back when told
                     continue
                 return _with(answer, polls=polls)
             if view.body is not None and view.body.get("status") in _FINISHED:
@@ -107,18 +111,11 @@ class _View:
         self.rules = rules
         self.body: dict[str, Any] | None = None
         self.raw = b""  # the body as sent: the classify rules' regexes read it
-        self.retry_after_s: float | None = None
 
     async def read(
         self, response: Response, work: Work, timing: Timing, clock: Clock
     ) -> CallResult:
-        if response.status != 200:
-            retry = response.headers.get("Retry-After")
-            if retry is not None and response.status in (429, 503):
-                try:
-                    self.retry_after_s = max(0.0, float(retry))
-                except ValueError:
-                    self.retry_after_s = None
+        if response.status != 200:  # error_result reads a Retry-After (seconds or a date)
             return await error_result(response, clock, 64 * 1024, self.rules)
         self.raw = await read_capped(response, _VIEW_BYTES)
         self.body = _json(self.raw)

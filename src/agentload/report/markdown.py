@@ -11,6 +11,7 @@ from typing import Any
 
 from agentload.analysis.compare import Comparison, MetricChange
 from agentload.report.bottleneck_view import markdown_lines as bottleneck_markdown
+from agentload.report.jobs import jobs_line
 from agentload.report.personas import PERSONA_COLUMNS, persona_rows
 from agentload.report.slo_view import goodput_lines, thresholds_markdown, trust_line
 from agentload.report.terminal import LATENCY_ROWS
@@ -68,6 +69,8 @@ def summary_markdown(summary: Mapping[str, Any], *, title: str, status: str = ""
     )
     if personas := persona_rows(summary.get("sessions")):
         lines += ["", "**By persona**", "", *md_table(PERSONA_COLUMNS, personas)]
+    if jobs := jobs_line(summary.get("jobs")):
+        lines += ["", f"Async {jobs}"]
     thresholds = summary.get("thresholds")
     if isinstance(thresholds, list) and thresholds:
         dicts = [t for t in thresholds if isinstance(t, dict)]

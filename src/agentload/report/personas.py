@@ -17,7 +17,7 @@ def persona_rows(sessions: Mapping[str, Any] | None) -> list[tuple[str, ...]]:
     """One row per persona (``PERSONA_COLUMNS``): its share of sessions, success, turns, and
     ok-turn latency; none when the run had no personas."""
     rows = (sessions or {}).get("by_persona") or {}
-    table = []
+    table: list[tuple[str, ...]] = []
     for name, row in rows.items():
         turns = row["turns_mean"]
         table.append(

@@ -5,7 +5,8 @@ Observed values, by kind of threshold:
 - duration: the aggregate of the series' histogram (percentiles nearest-rank, as the summary).
 - run-level (generator telemetry, ``trustworthy``): ``agentload.slo.run_level``, from the
   ``RunFacts`` given once the run has ended; before that, no data ("judged when the run ends").
-- ``error_rate`` = errors / sent (``{error_kind=K}``: errors of kind K / sent);
+- ``error_rate`` = errors / sent (``{error_kind=K}``: errors of kind K / sent; ``timeout``
+  counts every ``*_timeout`` kind);
   ``dropped_rate`` = dropped / requests; ``rate(X)`` = count of X / ``duration_s``;
   ``count(X)`` = count of X (``requests`` counts every record that came due).
 
@@ -29,6 +30,7 @@ from typing import Any
 from agentload.slo.aggregate import UNAVAILABLE_KEYS, Series, SloAggregator, record_filters
 from agentload.slo.grammar import Threshold
 from agentload.slo.run_level import RunFacts, observe
+from agentload.slo.threshold import error_kinds
 
 UNITS = {
     "duration": "ms",
@@ -146,7 +148,9 @@ def _observe(
 
 def _errors(threshold: Threshold, series: Series) -> int:
     kind = threshold.filter("error_kind")
-    return series.error if kind is None else series.errors_by_kind.get(kind, 0)
+    if kind is None:
+        return series.error
+    return sum(series.errors_by_kind.get(k, 0) for k in error_kinds(kind))
 
 
 def _count(threshold: Threshold, series: Series) -> int:

@@ -32,8 +32,9 @@ Units by kind of selector (a limit is stored in the unit in brackets):
 
 Metrics are RequestRecord fields: latency from the intended start, service from the send,
 ttft, ttfb, itl (every gap), tpot, schedule_lag. ``error_kind`` filters only the error
-outcome (``error_rate{error_kind=http_429}``, ``count(error{error_kind=...})``); ``turn``
-takes a whole number.
+outcome (``error_rate{error_kind=http_429}``, ``count(error{error_kind=...})``) and takes
+an ``ErrorKind`` value, ``unknown``, or ``timeout`` (every ``*_timeout`` kind); ``turn``
+takes a whole number (the 0-based turn index within a session).
 
 Run-level selectors are judged once, when the run ends (``agentload.slo.run_level``): the
 load generator's own telemetry samples (``generator_cpu``: its CPU per sample;
@@ -51,6 +52,7 @@ from typing import Final
 
 from agentload.slo.threshold import (
     DURATION_METRICS,
+    ERROR_KINDS,
     FILTER_KEYS,
     FLAGS,
     GENERATOR_METRICS,
@@ -64,6 +66,7 @@ from agentload.slo.threshold import (
 
 __all__ = [
     "DURATION_METRICS",
+    "ERROR_KINDS",
     "FILTER_KEYS",
     "FLAGS",
     "GENERATOR_METRICS",
@@ -230,6 +233,8 @@ class _Parser:
             raise self.fail(f"expected a value for {key}", at)
         if key == "turn" and not value.isdigit():
             raise self.fail("turn takes a whole number", at)
+        if key == "error_kind" and value not in ERROR_KINDS:
+            raise self.fail(f"unknown error kind {value!r}; one of {', '.join(ERROR_KINDS)}", at)
         return str(int(value)) if key == "turn" else value
 
     def operator(self) -> str:

@@ -9,6 +9,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Final
 
+from agentload.records.record import ErrorKind
+
 DURATION_METRICS: Final = ("latency", "service", "ttft", "ttfb", "itl", "tpot", "schedule_lag")
 # Judged from the run as a whole when it ends (telemetry samples, the summary), not per record.
 GENERATOR_METRICS: Final = ("generator_cpu", "generator_loop_lag")
@@ -17,6 +19,11 @@ RUN_LEVEL_KINDS: Final = frozenset({"cpu", "loop_lag", "flag"})
 RATIOS: Final = ("error_rate", "dropped_rate", "session_success_rate")
 OUTCOMES: Final = ("requests", "ok", "error", "dropped")
 FILTER_KEYS: Final = ("action", "turn", "persona", "error_kind")
+# error_kind values: an ErrorKind, "unknown" (an error without a kind), or a group.
+ERROR_KIND_GROUPS: Final = {
+    "timeout": tuple(k.value for k in ErrorKind if k.value.endswith("_timeout")),
+}
+ERROR_KINDS: Final = (*(k.value for k in ErrorKind), "unknown", *ERROR_KIND_GROUPS)
 OPERATORS: Final = ("<=", ">=", "<", ">")
 WORD: Final = re.compile(r"[A-Za-z0-9_.:\-]+")
 
@@ -85,6 +92,11 @@ class Threshold:
 
     def __str__(self) -> str:
         return self.source or self.text
+
+
+def error_kinds(value: str) -> tuple[str, ...]:
+    """The error kinds an ``error_kind`` filter value stands for (a group: several)."""
+    return ERROR_KIND_GROUPS.get(value, (value,))
 
 
 def format_percentile(p: float) -> str:

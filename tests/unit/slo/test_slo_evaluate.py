@@ -179,3 +179,19 @@ def test_session_success_rate_counts_sessions_whose_every_turn_succeeded() -> No
             )
     verdict = evaluate(threshold, aggregator, duration_s=1.0)
     assert verdict.observed == 0.75 and verdict.samples == 4 and verdict.ok is True
+
+
+def test_error_kind_timeout_counts_every_timeout_kind() -> None:
+    texts = ("count(error{error_kind=timeout}) < 1", "error_rate{error_kind=timeout} < 50%")
+    thresholds = [parse_threshold(t) for t in texts]
+    aggregator = SloAggregator(thresholds)
+    kinds = [ErrorKind.TOTAL_TIMEOUT] * 2 + [ErrorKind.FIRST_BYTE_TIMEOUT, ErrorKind.HTTP_5XX]
+    for kind in kinds:
+        aggregator.add(make_record(outcome=Outcome.ERROR, error_kind=kind, done_at=5 * MS))
+    for _ in range(6):
+        aggregator.add(make_record())
+    count, ratio = (evaluate(t, aggregator, 1.0) for t in thresholds)
+    assert count.observed == 3.0 and count.ok is False
+    assert ratio.observed == pytest.approx(0.3) and ratio.ok is True
+    with pytest.raises(ValueError, match="unknown error kind 'timeouts'"):
+        parse_threshold("rate(error{error_kind=timeouts}) < 1/s")

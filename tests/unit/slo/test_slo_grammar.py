@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 
 from agentload.slo.grammar import (
     DURATION_METRICS,
+    ERROR_KINDS,
+    GENERATOR_METRICS,
     OPERATORS,
     OUTCOMES,
     RATIOS,
@@ -123,10 +125,19 @@ _VALUE = st.from_regex(r"[A-Za-z0-9_.:\-]{1,8}|[A-Za-z ]{1,8}", fullmatch=True).
 
 @st.composite
 def thresholds(draw: st.DrawFn) -> Threshold:
-    family = draw(st.sampled_from(["duration", "ratio", "rate", "count"]))
+    family = draw(st.sampled_from(["duration", "ratio", "rate", "count", "generator", "flag"]))
     keys = draw(st.sets(st.sampled_from(["action", "turn", "persona"]), max_size=3))
     filters = {k: str(draw(st.integers(0, 999))) if k == "turn" else draw(_VALUE) for k in keys}
     finite = st.floats(0, 1e9, allow_nan=False, allow_infinity=False)
+    if family == "flag":
+        return Threshold("", "trustworthy", (), "==", float(draw(st.booleans())))
+    if family == "generator":  # whole-generator metrics take no filters
+        p = draw(st.integers(0, 1_000_000)) / 10_000
+        aggregate = draw(
+            st.sampled_from([f"p{p:.4f}".rstrip("0").rstrip("."), "avg", "min", "max"])
+        )
+        metric = draw(st.sampled_from(GENERATOR_METRICS))
+        return Threshold(aggregate, metric, (), draw(st.sampled_from(OPERATORS)), draw(finite))
     if family == "duration":
         p = draw(st.integers(0, 1_000_000)) / 10_000
         aggregate = draw(
@@ -140,7 +151,7 @@ def thresholds(draw: st.DrawFn) -> Threshold:
         metric = draw(st.sampled_from(OUTCOMES))
         limit = draw(finite) if family == "rate" else float(draw(st.integers(0, 10**12)))
     if metric in ("error", "error_rate") and draw(st.booleans()):
-        filters["error_kind"] = draw(_VALUE)
+        filters["error_kind"] = draw(st.sampled_from(ERROR_KINDS))
     op = draw(st.sampled_from(OPERATORS))
     return Threshold(aggregate, metric, tuple(sorted(filters.items())), op, limit)
 
@@ -159,7 +170,7 @@ def test_whitespace_between_tokens_is_free(threshold: Threshold, space: str) -> 
     assert parse_threshold(text) == threshold
 
 
-_ALPHABET = 'p0123456789.(){}=,<>=%/smu "latencyerror_rateokcountavgmaxmin'
+_ALPHABET = 'p0123456789.(){}=,<>=%/smu "latencyerror_rateokcountavgmaxmintrustworthygenerator'
 
 
 @given(st.one_of(st.text(max_size=60), st.text(alphabet=_ALPHABET, max_size=60)))
