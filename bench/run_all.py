@@ -23,14 +23,14 @@ from benchlib import BENCH, ROOT, log, machine, now_iso
 DOC = ROOT / "docs" / "performance.md"
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 
-# (name, script, arguments, time limit in seconds); the limits add up to 800 s (< 15 min).
+# (name, script, arguments, time limit in seconds); the limits add up to 860 s (< 15 min).
 FULL = [
-    ("transport_only", "transport_only.py", ["--requests", "20000", "--runs", "3"], 100),
+    ("transport_only", "transport_only.py", ["--requests", "10000", "--runs", "3"], 80),
     (
         "client_overhead",
         "client_overhead.py",
         ["--runs", "3", "--duration", "3", "--no-sinks"],
-        230,
+        200,
     ),
     ("streaming", "streaming.py", ["--streams", "500", "--tokens", "100", "--runs", "3"], 150),
     ("schedule_accuracy", "schedule_accuracy.py", ["--duration", "5", "--runs", "3"], 160),
@@ -40,6 +40,7 @@ FULL = [
         ["--streams", "1000,4000,10000", "--runs", "3"],
         160,
     ),
+    ("ttft_accuracy", "ttft_accuracy.py", ["--rates", "200,1000,2000", "--runs", "3"], 110),
 ]
 QUICK = [
     ("transport_only", "transport_only.py", ["--requests", "10000", "--runs", "1"], 60),
@@ -57,6 +58,7 @@ QUICK = [
         90,
     ),
     ("memory_per_stream", "memory_per_stream.py", ["--streams", "1000", "--runs", "1"], 90),
+    ("ttft_accuracy", "ttft_accuracy.py", ["--rates", "200,1000", "--runs", "1"], 60),
 ]
 
 

@@ -8,7 +8,8 @@ per chunk and its timing is its own, not a framework's.
 
 ``--log-times FILE`` writes one line per content chunk, ``request token monotonic_ns``, taken
 just before the write: the truth that a client's token timestamps are checked against
-(``time.monotonic_ns`` is one clock for every process on the machine).
+(``time.monotonic_ns`` is one clock for every process on the machine; ``--log-clock wall``
+logs ``time.time_ns`` instead, to compare with a run directory's wall-clock start).
 
     python bench/stream_server.py --port 0 --ready-file /tmp/ready --tokens 100 --interval-ms 20
 """
@@ -54,6 +55,7 @@ class Config:
         self.first_s: float = args.first_token_ms / 1000
         self.interval_s: float = args.interval_ms / 1000
         self.log = log
+        self.now_ns = time.time_ns if args.log_clock == "wall" else time.monotonic_ns
         self.requests = 0
         usage = {
             "prompt_tokens": 8,
@@ -113,7 +115,7 @@ class StreamProtocol(asyncio.Protocol):
             transport.write(config.tail)
             return
         if config.log is not None:
-            config.log.write(f"{request} {token} {time.monotonic_ns()}\n")
+            config.log.write(f"{request} {token} {config.now_ns()}\n")
         transport.write(_TOKEN)
         due += config.interval_s
         self.timer = asyncio.get_running_loop().call_at(due, self.send, request, token + 1, due)
@@ -160,6 +162,7 @@ def main() -> int:
     parser.add_argument("--interval-ms", type=float, default=10.0)
     parser.add_argument("--ready-file", default=None)
     parser.add_argument("--log-times", default=None)
+    parser.add_argument("--log-clock", choices=["monotonic", "wall"], default="monotonic")
     parser.add_argument("--max-seconds", type=float, default=900.0)
     args = parser.parse_args()
     try:

@@ -60,7 +60,7 @@ def test_passing_and_failing_thresholds_give_verdicts_and_exit_1(
     assert failing.ok is False and failing.margin is not None and failing.margin < 0
     assert verdicts["session_success_rate > 99%"].ok is None  # not available, not passed
     assert verdicts["rate(ok{action=http}) >= 47.5/s"].ok is True
-    assert verdicts["error_rate{action=http} < 0.01"].ok is True
+    assert verdicts["error_rate{action=http} < 1%"].ok is True
     assert exit_code(result) == 1
     stored = json.loads((result.run_dir / "summary.json").read_text())
     assert [v["expr"] for v in stored["thresholds"]] == list(verdicts)

@@ -4,8 +4,9 @@ Submit (``POST`` → 202 with ``Location``), then poll the location until the jo
 an initial delay and intervals growing by a multiplier up to a cap, each with jitter; a
 ``Retry-After`` on a 429 or 503 poll answer is honoured (the next poll waits at least that
 long); no result within ``max_wait`` is ``job_timeout``. Error answers and failed jobs are
-classified by the scenario's ``target.classify`` rules, then the defaults. The record's times: sent = submit, first byte = the 202, done = the poll
-that saw the end. Its phases add what only polling can tell:
+classified by the scenario's ``target.classify`` rules, then the defaults. The record's
+times: sent = submit, first byte = the 202, done = the poll that saw the end. Its phases
+add what only polling can tell:
 
 - ``queue_wait``, ``execution``: the server's own times (``started_at - created_at``,
   ``finished_at - started_at``), when it reports them;

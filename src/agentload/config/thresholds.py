@@ -12,7 +12,8 @@
 The grammar is in ``agentload.slo.grammar``. A target row expands to, for action A:
 ``rate: R`` → ``rate(ok{action=A}) >= 0.95·R`` (the 5% tolerance of the achieved-rate
 warning: a Poisson schedule's own rate varies by ~1/sqrt(n)); ``pNN: L`` →
-``pNN(latency{action=A}) < L``; ``error_rate: E`` → ``error_rate{action=A} < E``.
+``pNN(latency{action=A}) < L``; ``error_rate: E`` → ``error_rate{action=A} < E``. Limits are
+written back as ``2s``, ``200ms``, ``0.1%``, the way the table's own cells read.
 """
 
 from __future__ import annotations
@@ -97,17 +98,30 @@ class ActionTargets(_Strict):
     error_rate: Annotated[float | None, BeforeValidator(_parse_ratio)] = Field(None, ge=0, le=1)
 
     def expand(self, action: str) -> list[ThresholdSpec]:
+        """The row as expressions, limits written as a user would (``2s``, ``0.1%``)."""
         where = (("action", action),)
-        found: list[Threshold] = []
+        found: list[tuple[Threshold, str]] = []
         if self.rate is not None:
-            found.append(Threshold("rate", "ok", where, ">=", self.rate * RATE_TOLERANCE))
+            rate = _short(self.rate * RATE_TOLERANCE)
+            found.append((Threshold("rate", "ok", where, ">=", 0.0), f"{rate}/s"))
         for p, limit_s in ((50, self.p50), (90, self.p90), (95, self.p95), (99, self.p99)):
             if limit_s is not None:
-                aggregate = format_percentile(p)
-                found.append(Threshold(aggregate, "latency", where, "<", limit_s * 1e3))
+                limit = f"{_short(limit_s)}s" if limit_s >= 1 else f"{_short(limit_s * 1e3)}ms"
+                found.append((Threshold(format_percentile(p), "latency", where, "<", 0.0), limit))
         if self.error_rate is not None:
-            found.append(Threshold("", "error_rate", where, "<", self.error_rate))
-        return [ThresholdSpec(expr=t.text) for t in found]
+            limit = f"{_short(self.error_rate * 100)}%"
+            found.append((Threshold("", "error_rate", where, "<", 0.0), limit))
+        return [ThresholdSpec(expr=f"{_selector(t)} {t.op} {limit}") for t, limit in found]
+
+
+def _selector(threshold: Threshold) -> str:
+    return threshold.text.rsplit(f" {threshold.op} ", 1)[0]
+
+
+def _short(value: float) -> str:
+    """A limit without float noise (0.95 x 6 = 5.7, not 5.699999999999999)."""
+    text = repr(float(f"{value:.12g}"))
+    return text[:-2] if text.endswith(".0") else text
 
 
 ActionName = Annotated[str, AfterValidator(_check_action)]

@@ -60,7 +60,7 @@ def test_target_rows_carry_observed_limit_margin_and_verdict() -> None:
         "trustworthy == true",
         "rate(ok{action=login}) >= 85.5/s",
         "p99(latency{action=login}) < 50ms",
-        "error_rate{action=login} < 0.02",
+        "error_rate{action=login} < 2%",
         "p99(latency{action=search}) < 50ms",
     ]
     rate = rows["rate(ok{action=login}) >= 85.5/s"]  # 99 ok over the 1.09 s the run lasted
@@ -73,7 +73,7 @@ def test_target_rows_carry_observed_limit_margin_and_verdict() -> None:
         "| `p99(latency{action=search}) < 50ms` | 99.0ms | 50.0ms | -49.0ms (-98%) | ❌ FAIL |"
         in (markdown)
     )
-    assert "| `error_rate{action=login} < 0.02` | 1.000% | 2.000% | 1.000% (+50%) | ✅ pass |" in (
+    assert "| `error_rate{action=login} < 2%` | 1.000% | 2.000% | 1.000% (+50%) | ✅ pass |" in (
         markdown
     )
     assert "| `trustworthy == true` | true | true | - | ✅ pass |" in markdown

@@ -46,10 +46,10 @@ targets:
         "p99(schedule_lag) < 5ms",
         "rate(ok{action=login}) >= 950/s",
         "p99(latency{action=login}) < 200ms",
-        "error_rate{action=login} < 0.001",
+        "error_rate{action=login} < 0.1%",
         'rate(ok{action="product page"}) >= 4750/s',
         'p95(latency{action="product page"}) < 300ms',
-        'error_rate{action="product page"} < 0.005',
+        'error_rate{action="product page"} < 0.5%',
     ]
 
 
@@ -93,3 +93,20 @@ targets: {login: {rate: 20/s, p99: 0.2s, error_rate: 1%}}
         scenario.thresholds, scenario.targets
     )
     assert SloSection.model_validate({}).all() == ()
+
+
+def test_target_limits_read_as_the_table_wrote_them() -> None:
+    from agentload.config.thresholds import ActionTargets
+    from agentload.slo.grammar import parse_threshold
+
+    row = ActionTargets.model_validate(
+        {"rate": "6/s", "p99": "2s", "p50": "1.1s", "error_rate": "1%"}
+    )
+    specs = row.expand("order")
+    assert [s.expr for s in specs] == [
+        "rate(ok{action=order}) >= 5.7/s",  # 0.95 x 6, without float noise
+        "p50(latency{action=order}) < 1.1s",
+        "p99(latency{action=order}) < 2s",
+        "error_rate{action=order} < 1%",
+    ]
+    assert [parse_threshold(s.expr).limit for s in specs] == pytest.approx([5.7, 1100, 2000, 0.01])

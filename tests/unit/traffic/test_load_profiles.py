@@ -148,6 +148,36 @@ def test_gamma_spacing_rescaled_gaps_are_gamma(seed: int) -> None:
     assert stats.kstest(rescaled, stats.gamma(a=0.4, scale=1 / 0.4).cdf).pvalue > 0.01
 
 
+def standardized_counts(spacing: str, burstiness: float = 1.0) -> np.ndarray:
+    """(count - expected) / sqrt(expected) per 5 s window, pooled over the seeds; windows
+    expecting fewer than 10 arrivals (the pause, the ends of ramps) are left out."""
+    edges = np.arange(0.0, PROFILE.duration_s + 1e-9, 5.0)
+    expected = np.diff(PROFILE.integral(edges))
+    keep = expected >= 10
+    pooled = []
+    for seed in SEEDS:
+        t = offsets(ProfileArrivals(PROFILE, spacing, burstiness=burstiness), seed)
+        counts = np.histogram(t, bins=edges)[0]
+        pooled.append((counts[keep] - expected[keep]) / np.sqrt(expected[keep]))
+    return np.concatenate(pooled)
+
+
+def test_poisson_counts_per_window_have_poisson_mean_and_dispersion() -> None:
+    z = standardized_counts("poisson")
+    # ~400 windows: se of the mean ~0.05, of the variance ~0.07
+    assert len(z) > 300
+    assert abs(z.mean()) < 0.2
+    assert z.var(ddof=1) == pytest.approx(1.0, abs=0.3)
+
+
+def test_gamma_spacing_sets_the_dispersion_of_counts_per_window() -> None:
+    # A renewal process in integrated-rate time: the count dispersion tends to CV^2 = 1/shape.
+    bursty = standardized_counts("gamma", burstiness=0.4).var(ddof=1)
+    smooth = standardized_counts("gamma", burstiness=4.0).var(ddof=1)
+    assert bursty == pytest.approx(2.5, rel=0.3)
+    assert smooth == pytest.approx(0.25, rel=0.4)
+
+
 def test_constant_spacing_gives_exact_counts() -> None:
     t = offsets(ProfileArrivals(PROFILE, "constant"))
     assert len(t) == math.ceil(PROFILE.total)
