@@ -48,9 +48,11 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return cert, key
 
 
-def run(port: int, count: int) -> list[CallResult]:
+def run(port: int, count: int, *, insecure: bool = False) -> list[CallResult]:
     async def main() -> list[CallResult]:
-        t = Target(base_url=f"https://127.0.0.1:{port}", timeouts={"connect": 2.0})
+        t = Target(
+            base_url=f"https://127.0.0.1:{port}", timeouts={"connect": 2.0}, insecure=insecure
+        )
         transport = FastTransport(t, max_connections=2)
         clock = MonotonicClock()
         try:
@@ -94,3 +96,12 @@ def test_https_with_an_untrusted_certificate_is_a_connect_error(
         [result] = run(server.port, 1)
     assert result.error_kind is ErrorKind.CONNECT_ERROR
     assert result.error_message is not None and "certificate" in result.error_message.lower()
+
+
+def test_https_without_verification_when_the_target_says_insecure(
+    certificate: tuple[Path, Path],
+) -> None:
+    cert, key = certificate
+    with raw_server(answer, server_context(cert, key)) as server:
+        [result] = run(server.port, 1, insecure=True)
+    assert result.outcome is Outcome.OK
