@@ -191,3 +191,28 @@ def test_overload_steps_with_telemetry_name_the_queue_with_its_growth(tmp_path: 
     assert steps[1]["causes"]["inference_queue"] > steps[0]["causes"]["inference_queue"] + 0.3
     assert any(line.startswith("server.queue_length rises with latency") for line in found.evidence)
     assert found.confidence >= 0.9
+
+
+def test_an_async_job_run_is_not_blamed_on_the_generator(tmp_path: Path) -> None:
+    """The shipped research-agent example: its polling is the client's way of waiting, a
+    cause of its own that never makes the run untrustworthy."""
+    data = yaml.safe_load(Path("examples/research-agent-tasks.yaml").read_text())
+    with running_reference_agent(tmp_path / "a", "--speed", "4") as url:
+        data["target"]["base_url"] = url
+        data["load"]["duration"] = "8s"  # as in the run that was misjudged
+        result = api.run(
+            parse_scenario(yaml.safe_dump(data), source="r.yaml"), out_dir=tmp_path / "r"
+        )
+    summary = result.summary
+    found = summary.bottleneck
+    assert found is not None and found.name != "load_generator", found
+    assert found.trustworthy and summary.ok >= 20
+    assert not any(w.startswith("run untrustworthy") for w in summary.warnings)
+    assert not summary.untrustworthy_because
+    causes = found.details["causes"]["all"]
+    assert (
+        causes.get("polling", 0.0) > 0.02 and "poll_overhead" in found.details["components"]["all"]
+    )
+    assert any(line.startswith("poll overhead ") for line in found.evidence) == (
+        found.details["components"]["all"]["poll_overhead"] >= 0.05
+    )

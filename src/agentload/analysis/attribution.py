@@ -13,9 +13,10 @@ Components of one ok request (they add up to its latency from the intended start
 
 Phases a client measures outside the server's ``total`` (``OUTSIDE_PHASES``: a session
 created before the first turn, an async job's wait for a worker and its polling) are carved
-out of that rest. A target that reports no server phases gives ``schedule_lag`` and
-``service`` (time from the send) only. Other phase names (an async job's ``execution``, the
-client's ``client.connect``) overlap these and are left out.
+out of that rest; ``poll_overhead`` is its own cause, ``polling``. A target that reports no
+server phases gives ``schedule_lag`` and ``service`` (time from the send) only. Other phase
+names (an async job's ``execution``, the client's ``client.connect``) overlap these and are
+left out.
 
 ``PhaseWindows`` is a record sink: per window of intended start (1 s, doubled whenever the
 run outgrows ``MAX_WINDOWS``) it keeps sums per component, and it keeps a thinned sample of
@@ -56,7 +57,9 @@ CAUSE_OF_PHASE: Final = {
     SERVICE: "unattributed",
     "session_create": "context_store",  # creating a session writes it to the store
     "queue_wait": "inference_queue",
-    "poll_overhead": "network_or_client",
+    # Polling is the client's chosen way to wait for a job, not a network or generator
+    # delay: its own cause, which a strained generator never absorbs.
+    "poll_overhead": "polling",
 }
 # Phases a client measures outside the server's ``total`` (a session created before the
 # first turn; an async job's wait for a worker and the polling after it finished).

@@ -7,6 +7,10 @@ run's schedule lag, and the telemetry samples when there are any. Causes and the
     tool_calls         tool             inference_compute  prefill + decode
     load_generator     schedule_lag, plus network_or_client when the generator is strained
     network_or_client  the rest of the time outside the server (network, proxies, client)
+    polling            poll_overhead: an async job's result waited for the next poll
+
+Polling is how the client chose to wait, not a delay of the generator: a strained generator
+never absorbs it, and a ``polling`` verdict leaves the run trustworthy.
 
 A cause's *score* is its share of latency: the larger of its share over all ok requests and
 among the requests near p95 (the tail; only with ``attribution.TAIL_MIN_BAND`` requests in
@@ -20,7 +24,8 @@ Rules, in order:
    (``generator_check.generator_verdict``). A strained generator whose share over all ok
    requests is at least ``GENERATOR_MIN_SHARE`` (30%) is the bottleneck, and the run is
    untrustworthy: the latencies measure the client as much as the target.
-3. Otherwise the waiting cause (queue, store, tools, network/client) with the highest score,
+3. Otherwise the waiting cause (queue, store, tools, polling, network/client) with the highest
+   score,
    when that is at least ``MIN_SHARE`` (25%; 40% for network/client, whose share is never
    zero: loopback, parsing).
 4. Otherwise ``inference_compute`` when compute is at least half of latency and the
@@ -78,13 +83,15 @@ NAMES: Final = (
     "tool_calls",
     "inference_compute",
     "network_or_client",
+    "polling",
     "load_generator",
     "none",
 )
-WAITING: Final = ("inference_queue", "context_store", "tool_calls", "network_or_client")
+WAITING: Final = ("inference_queue", "context_store", "tool_calls", "polling", "network_or_client")
 MIN_REQUESTS: Final = 20
 MIN_SHARE: Final = 0.25
 GENERATOR_MIN_SHARE: Final = 0.3
+POLL_EVIDENCE_SHARE: Final = 0.05  # poll overhead worth a line of evidence whatever the verdict
 # Time outside the server is never zero (loopback, parsing): it must stand out more.
 NETWORK_MIN_SHARE: Final = 0.4
 LABELS: Final = {
@@ -93,6 +100,7 @@ LABELS: Final = {
     "tool_calls": "tool calls",
     "inference_compute": "model compute (the accelerator is saturated)",
     "network_or_client": "the network or the client, outside the server",
+    "polling": "polling for async job results (the client's waiting strategy)",
     "load_generator": "the load generator itself",
     "none": "no bottleneck found",
 }
@@ -140,6 +148,7 @@ def diagnose(
     evidence: list[str] = []
     strained = _generator_strain(samples, lag_p99_ms, service_p50_ms, generator_limits, evidence)
     evidence += queue_growth_lines(corr, len(timeline.start_s) * timeline.window_s)
+    evidence += _polling_lines(shares)
     scores_all = fold_causes(causes_of(shares), strained)
     scores_tail = fold_causes(causes_of(tail), strained)
     scores = {c: max(v, scores_tail.get(c, 0.0)) for c, v in scores_all.items()}
@@ -198,6 +207,13 @@ def with_bottleneck(
     # Append only what is new: other steps (telemetry) may have added warnings already.
     fresh = tuple(w for w in validity.check(done) if w not in summary.warnings)
     return dataclasses.replace(done, warnings=summary.warnings + fresh) if fresh else done
+
+
+def _polling_lines(shares: Mapping[str, float]) -> list[str]:
+    share = shares.get("poll_overhead", 0.0)
+    if share < POLL_EVIDENCE_SHARE:
+        return []
+    return [f"poll overhead {share:.0%} of time to result: poll faster or use a push API"]
 
 
 def _min_share(cause: str) -> float:

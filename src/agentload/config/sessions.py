@@ -100,7 +100,7 @@ class ClassifyRule(_Strict):
     """Which responses mean a given error kind: a status, a JSON path's value, or a regex
     over the body; every condition given must hold. The first matching rule wins."""
 
-    kind: Literal["model_oom", "context_lost", "http_429", "http_4xx", "http_5xx"]
+    kind: Literal["model_oom", "context_lost", "tool_error", "http_429", "http_4xx", "http_5xx"]
     status: int | None = Field(None, ge=100, le=599)
     json_path: str | None = Field(
         None, pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$", description="e.g. error.code"
@@ -129,6 +129,8 @@ DEFAULT_CLASSIFY = (
     ClassifyRule(kind="model_oom", json_path="error.code", equals="model_oom"),
     ClassifyRule(kind="context_lost", json_path="error.type", equals="context_lost"),
     ClassifyRule(kind="context_lost", json_path="error.code", equals="context_lost"),
+    ClassifyRule(kind="tool_error", json_path="error.type", equals="tool_error"),
+    ClassifyRule(kind="tool_error", json_path="error.code", equals="tool_error"),
     ClassifyRule(kind="model_oom", status=507),
     ClassifyRule(kind="model_oom", body_regex=r"(?i)CUDA out of memory|OutOfMemoryError"),
     ClassifyRule(kind="model_oom", body_regex=r"\bmodel_oom\b"),

@@ -31,6 +31,7 @@ class ErrorKind(StrEnum):
     PROTOCOL_ERROR = "protocol_error"  # malformed SSE, JSON, or an error object in a 200
     MODEL_OOM = "model_oom"  # the model server ran out of KV-cache / GPU memory
     CONTEXT_LOST = "context_lost"  # an agent answered without the session's earlier context
+    TOOL_ERROR = "tool_error"  # an agent's turn failed because a tool it called failed
     JOB_FAILED = "job_failed"  # an async job ended failed or cancelled on the server
     JOB_TIMEOUT = "job_timeout"  # an async job had no result within the polling budget
     BODY_TOO_LARGE = "body_too_large"

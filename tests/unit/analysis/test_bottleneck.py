@@ -206,3 +206,42 @@ def test_without_phases_a_rising_growing_queue_is_a_lead_from_telemetry() -> Non
     )
     flat = [Sample(s * S, "server", {"server.queue_length": 1.0 + s % 2}) for s in range(10)]
     assert diagnose(windows_of(records), flat).name == "none"
+
+
+def job(i: int, *, poll_ms: float, lag_ms: float = 0.5) -> RequestRecord:
+    """Request ``i`` of an async job run: 300 ms of server work, then ``poll_ms`` until the
+    next poll saw the result (the client's ``poll_overhead`` phase, outside the total)."""
+    intended = i * 100 * MS
+    sent = intended + int(lag_ms * MS)
+    phases = {"queue": 2.0, "prefill": 8.0, "decode": 290.0, "total": 300.0}
+    return RequestRecord(
+        seq=i,
+        worker=0,
+        action="research",
+        intended_at=intended,
+        sent_at=sent,
+        done_at=sent + int((300.0 + poll_ms + 2.0) * MS),
+        outcome=Outcome.OK,
+        phases_ms={**phases, "queue_wait": 1.0, "execution": 299.0, "poll_overhead": poll_ms},
+    )
+
+
+def test_poll_overhead_is_its_own_cause_and_never_the_generators() -> None:
+    windows = windows_of(job(i, poll_ms=150.0) for i in range(100))
+    found = diagnose(windows)
+    assert found.name == "polling" and found.trustworthy
+    assert any(
+        line.startswith("poll overhead 33% of time to result: poll faster or use a push API")
+        for line in found.evidence
+    ), found.evidence
+    # a strained generator owns the time outside the server, but not the polling
+    busy = [Sample(i * S, "generator", {"generator.loop_lag_ms": 80.0}) for i in range(10)]
+    strained = diagnose(windows, busy, lag_p99_ms=1.0)
+    assert strained.name == "polling" and strained.trustworthy
+    assert strained.details["causes"]["all"]["load_generator"] < 0.01
+
+
+def test_a_little_polling_is_evidence_not_a_verdict() -> None:
+    found = diagnose(windows_of(job(i, poll_ms=30.0) for i in range(100)))
+    assert found.name == "none"
+    assert "poll overhead 9% of time to result: poll faster or use a push API" in found.evidence

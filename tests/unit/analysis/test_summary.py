@@ -45,7 +45,7 @@ def test_empty_run_summary_is_all_none_and_serialisable() -> None:
     data = summarize([], target_rate_per_s=None).to_dict()
     assert data["schema_version"] == SCHEMA_VERSION == 1
     assert data["counts"] == dict.fromkeys(
-        ("requests", "sent", "ok", "error", "dropped", "cancelled"), 0
+        ("requests", "sent", "ok", "error", "dropped", "cancelled", "slow"), 0
     )
     assert set(data["metrics"]) == {*METRIC_NAMES, "error_latency_ms"}
     for block in data["metrics"].values():
