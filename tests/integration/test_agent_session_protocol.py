@@ -59,3 +59,39 @@ def test_a_store_too_small_for_the_sessions_shows_as_context_lost(tmp_path: Path
     lost = Counter(r.error_kind for r in lossy)[ErrorKind.CONTEXT_LOST]
     assert lost > 0
     assert Counter(r.error_kind for r in roomy)[ErrorKind.CONTEXT_LOST] == 0
+
+
+def test_step_events_give_time_to_first_step_and_each_new_step(
+    fast_agent: str, tmp_path: Path
+) -> None:
+    data = {
+        "name": "agent-steps",
+        "seed": 4,
+        "target": {"base_url": fast_agent, "protocol": "agent-session"},
+        "load": {
+            "model": "sessions",
+            "arrival": "constant",
+            "rate": "20/s",
+            "sessions": 4,
+            "turns": 2,
+            "think_time": 0,
+        },
+        "request": {"content": "please search for batching papers", "max_tokens": 6},
+    }
+    result = api.run(parse_scenario(yaml.safe_dump(data), source="s.yaml"), out_dir=tmp_path / "r")
+    records = list(RunDir.open(result.run_dir).iter_records())
+    assert len(records) == 8 and {r.outcome for r in records} == {Outcome.OK}
+    for r in records:
+        phases = r.phases_ms
+        assert r.sent_at is not None and r.first_token_at is not None
+        # the first step comes before the first token, measured from the message's send
+        turn_ttft_ms = (r.first_token_at - r.sent_at) / 1e6
+        assert 0 <= phases["client.first_step"] <= turn_ttft_ms
+        # the search tool's own time, by name, within the server's sum over tools
+        assert 0 < phases["step.tool.search"] <= phases["tool"] + 100
+        assert phases["step.tool.search"] >= 0.5 * phases["tool"]
+        assert "step.plan" in phases  # the server reports no planning phase
+        # steps the server already times are not counted twice
+        assert not {"step.store_read", "step.store_write", "step.inference", "step.tool"} & set(
+            phases
+        )

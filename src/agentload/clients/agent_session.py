@@ -2,10 +2,13 @@
 
 The first turn of a session creates it (``POST {path}`` → ``{"id"}``; its time is the
 ``session_create`` phase and counts in the turn's latency, as a user would wait for it); each
-turn posts one message to ``{path}/{id}/messages`` and reads SSE step events: ``token``
-(TTFT on the first, ITL between them), ``tool.call``/``tool.result``, ``done`` (usage, the
+turn posts one message to ``{path}/{id}/messages`` and reads SSE step events: ``step.started``
+and ``tool.call``/``tool.result`` (time to first step and each step's time, see
+``session_steps``), ``token`` (TTFT on the first, ITL between them), ``done`` (usage, the
 server's phases, ``context_lost``), ``error``. A ``done`` with ``context_lost`` is a
-``context_lost`` error: the agent answered without what the session had told it.
+``context_lost`` error: the agent answered without what the session had told it. An
+``error`` event is classified like an error body (``target.classify``, then the defaults:
+``model_oom``, ``context_lost``, ``tool_error``, ...); one no rule knows is a protocol error.
 """
 
 from __future__ import annotations
@@ -15,11 +18,13 @@ from typing import Any
 
 import msgspec
 
-from agentload.clients.classify import rules_for
+from agentload.clients.classify import classify_body, rules_for
 from agentload.clients.failures import BodyTooLarge
+from agentload.clients.session_steps import StepTimer
 from agentload.clients.transport import Response, error_result, open_transport, read_capped
 from agentload.clock import Clock
 from agentload.config.models import AgentSessionRequest, Target
+from agentload.config.sessions import ClassifyRule
 from agentload.protocol.openai_chat import ProtocolError
 from agentload.protocol.sse import SSEDecoder
 from agentload.records.record import CallResult, ErrorKind, Outcome, Timing
@@ -79,6 +84,7 @@ class AgentSessionClient:
         gaps_ms: list[float] = []
         last_token_at: int | None = None
         done: dict[str, Any] | None = None
+        steps = StepTimer(timing.sent_at)
         async for data in response.content.iter_any():
             now = clock.now_ns()
             size += len(data)
@@ -94,15 +100,24 @@ class AgentSessionClient:
                     else:
                         gaps_ms.append((now - last_token_at) / 1e6)
                     last_token_at = now
+                elif event.event == "step.started":
+                    steps.started(str(_json(event.data).get("step", "unknown")), now)
+                elif event.event == "tool.call":
+                    steps.tool_call(str(_json(event.data).get("name", "unknown")))
+                elif event.event == "tool.result":
+                    steps.tool_result(now)
                 elif event.event == "done":
                     done = _json(event.data)
                 elif event.event == "error":
-                    return _error_event(_json(event.data), clock, response.status)
+                    failed = _error_event(event.data, clock, response.status, self._rules)
+                    failed.phases_ms.update(steps.phases_ms(now, {}))
+                    return failed
             if done is not None:
                 break
         if done is None:
             raise ProtocolError("stream ended before its done event")
         result = _from_done(done, clock, response.status, chunks, tuple(gaps_ms))
+        result.phases_ms.update(steps.phases_ms(result.done_at, _phases(done.get("phases_ms"))))
         if answer is not None:
             result.answer = "".join(answer)
         return result
@@ -184,11 +199,15 @@ def _from_json(body: bytes, clock: Clock, status: int) -> CallResult:
     return _from_done(done, clock, status, 1, ())
 
 
-def _error_event(data: dict[str, Any], clock: Clock, status: int) -> CallResult:
+def _error_event(
+    text: str, clock: Clock, status: int, rules: tuple[ClassifyRule, ...]
+) -> CallResult:
+    data = _json(text)
     error = data.get("error") if isinstance(data.get("error"), dict) else {}
     assert isinstance(error, dict)
     kind_name = str(error.get("type", ""))
-    kind = ErrorKind.MODEL_OOM if kind_name == "model_oom" else ErrorKind.PROTOCOL_ERROR
+    # The event's data is the error body an endpoint would answer with: the same rules apply.
+    kind = classify_body(status, text.encode(), rules) or ErrorKind.PROTOCOL_ERROR
     return CallResult(
         done_at=clock.now_ns(),
         outcome=Outcome.ERROR,

@@ -549,9 +549,7 @@ class Scenario(Strict):
             raise ValueError("flow needs load.model: sessions (it chains the turns of a session)")
         if self.actions and not self.mix and not self.flow:
             raise ValueError("actions are used through mix (weights) or flow (a Markov chain)")
-        for name, action in self.actions.items():
-            if action.protocol != self.target.protocol:
-                raise ValueError(f"actions.{name} is for {action.protocol!r}, not the target's")
+        # Actions may speak other protocols than the target's (clients.dispatch routes them).
         return self
 
     @model_validator(mode="after")

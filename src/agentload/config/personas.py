@@ -16,13 +16,8 @@ def check_personas(scenario: Scenario) -> None:
     target = scenario.target.protocol
     for name, persona in scenario.personas.items():
         where = f"personas.{name}"
-        request = persona.request or scenario.request
-        if request.protocol != target:
-            raise ValueError(f"{where}.request is for {request.protocol!r}, not the target's")
+        # A persona's request and actions may speak other protocols (clients.dispatch).
         actions = persona.actions if persona.actions is not None else scenario.actions
-        for action, spec in actions.items():
-            if spec.protocol != target:
-                raise ValueError(f"{where}.actions.{action} is for {spec.protocol!r}")
         names = {"request", *actions}
         mix = persona.mix if persona.mix is not None else scenario.mix
         flow = persona.flow if persona.flow is not None else scenario.flow

@@ -18,7 +18,8 @@ each phase over the turn and always holds all of ``turn.PHASES``. Hooks, for ``/
 operation, ``queue``/``prefill``/``decode`` per inference, ``tool`` per call, ``total`` per
 turn) and ``on_tool(name, ms, ok)`` per tool call. An engine error ends the turn with
 ``Failed`` (kind: the generation's ``error_kind``, e.g. ``model_oom``; status 503); a store
-error with ``Failed("store_error", ..., 503)``.
+error with ``Failed("store_error", ..., 503)``; a fatal tool failure
+(``faults.tool_error_rate``) with ``Failed("tool_error", ..., 502)`` after its ``tool.result``.
 """
 
 from __future__ import annotations
@@ -120,8 +121,11 @@ class AgentRunner:
                     returned = (call,)
                 else:
                     yield StepStarted("tool")
-                    result = await self._call_tool(turn, call, request.seed)
+                    result, fatal = await self._call_tool(turn, call, request.seed)
                     yield result
+                    if fatal:  # faults.tool_error_rate: the agent cannot answer without it
+                        yield turn.failed("tool_error", result.content, status=502)
+                        return
                     history.append(ChatMessage("tool", result.content, name=call.name))
                     plan = plan_turn(history, facts, tools=request.tools, context_lost=lost)
                     yield StepStarted("inference")
@@ -165,14 +169,17 @@ class AgentRunner:
         )
         return turn.generation
 
-    async def _call_tool(self, turn: _Turn, call: ToolCall, seed: int | None) -> ToolResult:
+    async def _call_tool(
+        self, turn: _Turn, call: ToolCall, seed: int | None
+    ) -> tuple[ToolResult, bool]:
         started_ns = time.monotonic_ns()
         outcome = await self.tools.run(call.name, call.arguments, seed=seed)
         latency_ms = (time.monotonic_ns() - started_ns) / NS_PER_MS
         turn.add("tool", latency_ms)
         if self._on_tool is not None:
             self._on_tool(call.name, latency_ms, outcome.ok)
-        return ToolResult(call.call_id, call.name, outcome.ok, latency_ms, outcome.content)
+        result = ToolResult(call.call_id, call.name, outcome.ok, latency_ms, outcome.content)
+        return result, outcome.fatal
 
 
 class _Turn:
@@ -233,8 +240,8 @@ class _Turn:
             tool_calls=tuple(tool_calls),
         )
 
-    def failed(self, kind: str, message: str) -> Failed:
-        return Failed(kind, message, status=503, phases_ms=self._total())
+    def failed(self, kind: str, message: str, *, status: int = 503) -> Failed:
+        return Failed(kind, message, status=status, phases_ms=self._total())
 
 
 def _tool_call(call: PlannedCall, seed: int) -> ToolCall:

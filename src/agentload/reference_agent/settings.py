@@ -73,6 +73,8 @@ class FaultSettings(_Strict):
     stall_every_s: float | None = Field(None, gt=0)  # the whole service freezes ...
     stall_ms: float = Field(0.0, ge=0)  # ... for this long, periodically
     store_latency_ms: float = Field(0.0, ge=0)  # added to every store read and write
+    # per tool call: the tool fails and the turn fails with it (error kind tool_error)
+    tool_error_rate: float = Field(0.0, ge=0, le=1)
 
 
 class AgentSettings(_Strict):

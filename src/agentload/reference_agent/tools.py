@@ -7,6 +7,12 @@ I/O. A failed call still takes its latency and returns ``ok=False`` with an ``er
 text; the agent reports it (a ``tool.result`` event) and answers anyway, so a tool fault
 shows up as a slower, worse answer and an error count — not as a failed request.
 
+``faults.tool_error_rate`` is the other kind of tool fault: the call fails *fatally* (an
+unrecoverable tool error) and the agent gives up on the turn, which ends with a
+``tool_error`` error (the session's SSE ``error`` event, or an HTTP 502 body with
+``error.type: tool_error``). It is drawn per call from a stream of its own, so turning it on
+leaves every tool's latency and ``error_rate`` draws as they were.
+
 Draws come from one seeded stream per tool (reproducible call by call in a run); a call
 given its own ``seed`` draws from a stream of its own, independent of every other call.
 """
@@ -41,12 +47,15 @@ class ToolOutcome:
     latency_ms: float  # the drawn latency that was slept
     content: str
     slow: bool = False
+    fatal: bool = False  # faults.tool_error_rate: the turn cannot go on without this call
 
 
 class ToolBox:
     """The configured tools, by name."""
 
-    def __init__(self, tools: Iterable[ToolSettings], *, seed: int = 0) -> None:
+    def __init__(
+        self, tools: Iterable[ToolSettings], *, seed: int = 0, fatal_rate: float = 0.0
+    ) -> None:
         self._tools: dict[str, ToolSettings] = {}
         for tool in tools:
             if tool.name in self._tools:
@@ -55,10 +64,13 @@ class ToolBox:
         self._seed = seed
         # Keyed by name, so adding a tool leaves every other tool's stream unchanged.
         self._streams = {name: random.Random(f"{seed}:{name}") for name in self._tools}
+        self._fatal_rate = fatal_rate
+        # ":" cannot be in a tool name: this stream never shares a tool's seed.
+        self._fatal_stream = random.Random(f"{seed}:faults:tool_error")
 
     @classmethod
     def from_settings(cls, settings: AgentSettings) -> ToolBox:
-        return cls(settings.tools, seed=settings.seed)
+        return cls(settings.tools, seed=settings.seed, fatal_rate=settings.faults.tool_error_rate)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -87,7 +99,11 @@ class ToolBox:
         if name not in self._tools:
             return ToolOutcome(name, False, 0.0, f"error: no tool named {name!r}")
         draw = self.draw(name, seed=seed)
+        fatal = self._fatal_rate > 0 and self._fatal_stream.random() < self._fatal_rate
         await asyncio.sleep(draw.latency_ms / 1000)
+        if fatal:
+            content = f"error: {name} failed (injected tool_error)"
+            return ToolOutcome(name, False, draw.latency_ms, content, draw.slow, fatal=True)
         if draw.failed:
             content = f"error: {name} failed (injected tool fault)"
             return ToolOutcome(name, False, draw.latency_ms, content, draw.slow)
