@@ -42,6 +42,7 @@ from agentload.config.thresholds import all_thresholds
 from agentload.errors import UsageError
 from agentload.records.rundir import RunDir, write_json_atomic
 from agentload.report.capacity import write_capacity_markdown
+from agentload.report.html_capacity import write_capacity_html
 from agentload.slo.grammar import Threshold
 
 CAPACITY_FILE = "capacity.json"
@@ -200,6 +201,7 @@ def run_capacity(
     final = document(stopped=stop_reason is not None)
     write_json_atomic(base / CAPACITY_FILE, final)
     write_capacity_markdown(base, final)
+    write_capacity_html(base)
     return CapacityOutcome(path=base, document=final)
 
 

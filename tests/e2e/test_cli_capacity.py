@@ -81,6 +81,11 @@ def test_capacity_of_a_serial_server(
     step_dir = tmp_path / "cap" / first["run_dir"]
     assert agentload("report", str(step_dir), cwd=tmp_path).returncode in (0, 1)
     assert (tmp_path / "cap" / "capacity.md").read_text().startswith("# Capacity: known")
+    html = (tmp_path / "cap" / "capacity.html").read_text()
+    assert "<script" in html and "capacity" in html
+    again = agentload("report", str(tmp_path / "cap"), "--md", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.startswith("# Capacity: known")
 
 
 def test_exit_codes_when_even_the_start_fails_and_for_bad_input(

@@ -9,9 +9,13 @@ from pathlib import Path
 import typer
 
 from agentload import api
+from agentload.capacity_runner import CAPACITY_FILE
 from agentload.cli.console import make_console
 from agentload.cli.options import JSON_OPTION
+from agentload.errors import RunDirError
+from agentload.report.capacity import capacity_markdown, render_capacity
 from agentload.report.html import HTML_FILE, write_run_html
+from agentload.report.html_capacity import write_capacity_html
 from agentload.report.markdown import summary_markdown
 from agentload.report.terminal import render_summary
 
@@ -23,7 +27,11 @@ HELP = (
 
 
 def report_command(
-    run_dir: Path = typer.Argument(..., help="A run directory written by agentload run."),
+    run_dir: Path = typer.Argument(
+        ...,
+        help="A run directory written by agentload run, or a capacity directory written by "
+        "agentload capacity.",
+    ),
     json_: bool = JSON_OPTION,
     html: bool = typer.Option(
         False, "--html", help=f"Also write the HTML report to RUN_DIR/{HTML_FILE}."
@@ -38,6 +46,9 @@ def report_command(
         None, "--md-to", metavar="PATH", help="Write the Markdown summary to PATH."
     ),
 ) -> None:
+    if (run_dir / CAPACITY_FILE).is_file() and not (run_dir / "meta.json").is_file():
+        _report_capacity(run_dir, json_=json_, html=html, html_to=html_to, md=md, md_to=md_to)
+        return
     summary, meta, stats = api.summarize_run_dir(run_dir)
     status = str(meta.get("status", "unknown"))
     if status == "running":
@@ -63,3 +74,37 @@ def report_command(
     if stats.skipped_torn_tail:
         console.print("[yellow]the last record was cut off mid-write and was skipped[/]")
     console.print(render_summary(summary))
+
+
+def _report_capacity(
+    capacity_dir: Path,
+    *,
+    json_: bool,
+    html: bool,
+    html_to: Path | None,
+    md: bool,
+    md_to: Path | None,
+) -> None:
+    """A capacity search's directory: its capacity.json rendered as text, Markdown or HTML."""
+    path = capacity_dir / CAPACITY_FILE
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise RunDirError(f"{path}: unreadable: {exc}") from None
+    if not isinstance(doc, dict):
+        raise RunDirError(f"{path}: expected a JSON object written by agentload capacity")
+    if html or html_to is not None:
+        written = write_capacity_html(capacity_dir, html_to)
+        print(f"wrote {written}", file=sys.stderr)
+    if md or md_to is not None:
+        text = capacity_markdown(doc)
+        if md_to is not None:
+            md_to.write_text(text, encoding="utf-8")
+            print(f"wrote {md_to}", file=sys.stderr)
+        if md:
+            print(text, end="")
+            return
+    if json_:
+        print(json.dumps(doc, indent=2))
+        return
+    make_console().print(render_capacity(doc))
