@@ -180,7 +180,7 @@ def _failure_kind(answer: _View) -> ErrorKind:
     return kind if kind in _JOB_KINDS else ErrorKind.JOB_FAILED
 
 
-_JOB_KINDS = frozenset({ErrorKind.MODEL_OOM, ErrorKind.CONTEXT_LOST})
+_JOB_KINDS = frozenset({ErrorKind.MODEL_OOM, ErrorKind.CONTEXT_LOST, ErrorKind.TOOL_ERROR})
 
 
 def _with(result: CallResult, **changes: Any) -> CallResult:
