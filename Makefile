@@ -55,6 +55,7 @@ pytest: $(STAMP_DEV)
 	$(BIN)/python -m pytest -q
 
 ## bench: benchmarks of the load generator itself (under 15 minutes); updates docs/performance.md
+## (first installs the peers it compares against, once, into bench/.peers/: see bench/peers.py)
 bench: $(STAMP_CORE)
 	$(BIN)/python bench/run_all.py
 

@@ -7,24 +7,29 @@ The server (``stream_server.py``, its own process and core) answers each request
 ``--streams`` streams open (a closed loop: a finished stream is replaced at once) for
 ``--rounds`` streams per slot, and is measured by the kernel (rusage: user + sys):
 
-    CPU µs/chunk = (CPU of the run − median CPU of a 1-stream run) / chunks received
+    CPU µs/chunk = (CPU of the run − CPU of a 1-stream run) / chunks received
 
-so start-up, imports and the run directory are not counted. ``held`` is the average number of
-streams in flight over the run (total stream time ÷ first start to last end; the ramp-up of
-the second round lowers it a little for every client): a client that cannot keep up holds
-fewer than asked, and its per-chunk figure is then the cost at its own ceiling.
+so start-up, imports and the run directory are not counted (the 1-stream run is repeated
+before every run of agentload and aiohttp, and run once for each peer). ``held`` is the
+average number of streams in flight over the run (total stream time ÷ first start to last
+end; the ramp-up of the second round lowers it a little for every client): a client that
+cannot keep up holds fewer than asked, and its per-chunk figure is then the cost at its own
+ceiling.
 
 Clients: ``agentload`` (``agentload run``, the fast transport, every request recorded with
 per-chunk timing), ``agentload-aiohttp`` (the same with ``target.transport: aiohttp``) and
 ``aiohttp`` (a bare aiohttp + uvloop loop that splits SSE events and timestamps each, nothing
-else). Peers that are not installed in this environment (Locust FastHttpUser, AIPerf,
-GuideLLM) are listed as skipped with the reason; the script does not install packages.
+else). Peers (``stream_peers.py``: Locust FastHttpUser, AIPerf, GuideLLM) run from their own
+virtual environments under ``bench/.peers/``, which ``bench/peers.py`` installs (``make bench``
+runs it first); a peer that is not installed is listed as skipped with the reason. AIPerf and
+GuideLLM are multi-process: their CPU is that of the whole process tree (rusage counts the
+children each process waited for), all pinned to the client core.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import functools
 import json
 import os
 import sys
@@ -33,6 +38,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import stream_peers
 from benchlib import (
     STREAM_SERVER,
     Measured,
@@ -49,11 +55,15 @@ from benchlib import (
     table,
     write_result,
 )
+from peers import Peer
+from peers import cached as cached_peer
 
-PEERS = {"locust": "locust", "aiperf": "aiperf", "guidellm": "guidellm"}
+PEERS = ("locust", "aiperf", "guidellm")
 
 
-def scenario(path: Path, url: str, transport: str, streams: int, requests: int, tokens: int):
+def scenario(
+    path: Path, url: str, transport: str, streams: int, requests: int, tokens: int
+) -> Path:
     path.write_text(
         "name: bench-streaming\n"
         f'target: {{base_url: "{url}", protocol: openai-chat, transport: {transport}}}\n'
@@ -64,15 +74,13 @@ def scenario(path: Path, url: str, transport: str, streams: int, requests: int, 
     return path
 
 
-def agentload_cmd(workdir: Path, tag: str, scen: Path) -> list[str]:
-    out = workdir / "runs" / tag
+def agentload_cmd(scen: Path, out: Path) -> list[str]:
     return [agentload_exe(), "run", str(scen), "--quiet", "--json", "--out", str(out)]
 
 
-def parse_agentload(m: Measured, out: Path | None) -> tuple[int, float]:
+def parse_agentload(m: Measured, out: Path) -> tuple[int, float]:
     summary = json.loads(m.stdout)
-    held = mean_in_flight(record_intervals(out)) if out is not None else 0.0
-    return int(summary["counts"]["ok"]), held
+    return int(summary["counts"]["ok"]), mean_in_flight(record_intervals(out))
 
 
 def aiohttp_cmd(url: str, streams: int, requests: int) -> list[str]:
@@ -120,7 +128,7 @@ def aiohttp_worker(argv: Sequence[str]) -> int:
     return 0
 
 
-def parse_aiohttp(m: Measured, out: Path | None) -> tuple[int, float]:
+def parse_aiohttp(m: Measured, out: Path) -> tuple[int, float]:
     result = json.loads(m.stdout.strip().splitlines()[-1])
     return int(result["ok"]), float(result["held"])
 
@@ -135,6 +143,9 @@ def main(argv: Sequence[str]) -> int:
     add("--runs", type=int, default=3, help="runs per client (default 3)")
     add("--json", type=Path, default=None, help="write the results as JSON")
     add("--no-pin", action="store_true")
+    add("--no-peers", action="store_true", help="only agentload and the bare aiohttp loop")
+    add("--max-seconds", type=float, default=0.0,
+        help="start no client run after this many seconds (0: no limit)")  # fmt: skip
     args = parser.parse_args(argv)
     server_cpu, client_cpu, pin_note = pick_cores(not args.no_pin)
     stream_s = args.tokens * args.interval_ms / 1000
@@ -142,12 +153,14 @@ def main(argv: Sequence[str]) -> int:
     chunks_per_stream = args.tokens
     requests = args.streams * args.rounds
     work = Path(tempfile.mkdtemp(prefix="agentload-stream-bench-"))
-    skipped = {
-        name: "not installed in this environment"
-        for name, module in PEERS.items()
-        if importlib.util.find_spec(module) is None
-    }
+    skipped: dict[str, str] = {}
+    peers = {name: cached_peer(name) for name in PEERS}
+    if args.no_peers:
+        skipped = dict.fromkeys(PEERS, "--no-peers")
+    else:
+        skipped = {name: peer.note for name, peer in peers.items() if not peer.ok}
     rows: dict[str, dict[str, list[float]]] = {}
+    failed: dict[str, str] = {}
     with server(
         STREAM_SERVER,
         *("--tokens", str(args.tokens), "--interval-ms", str(args.interval_ms)),
@@ -155,32 +168,56 @@ def main(argv: Sequence[str]) -> int:
     ) as url:
         if client_cpu is not None:
             os.sched_setaffinity(0, {client_cpu})
-        clients = {}
+        clients: dict[str, stream_peers.StreamClient] = {}
         for name, transport in (("agentload", "fast"), ("agentload-aiohttp", "aiohttp")):
             full = scenario(
                 work / f"{name}.yaml", url, transport, args.streams, requests, args.tokens
             )
             one = scenario(work / f"{name}-1.yaml", url, transport, 1, 1, args.tokens)
             clients[name] = (
-                lambda tag, s=full: agentload_cmd(work, tag, s),
-                lambda tag, s=one: agentload_cmd(work, tag, s),
+                functools.partial(agentload_cmd, full),
+                functools.partial(agentload_cmd, one),
                 parse_agentload,
             )
         clients["aiohttp"] = (
-            lambda tag: aiohttp_cmd(url, args.streams, requests),
-            lambda tag: aiohttp_cmd(url, 1, 1),
+            lambda out: aiohttp_cmd(url, args.streams, requests),
+            lambda out: aiohttp_cmd(url, 1, 1),
             parse_aiohttp,
         )
+        clients.update(add_peers(peers, skipped, url, work, args, requests, timeout_s))
+        started = time.monotonic()
+        fixed_peer: dict[str, Measured] = {}
         for run in range(args.runs):
             for name, (full_cmd, one_cmd, parse) in clients.items():
-                one = run_measured(one_cmd(f"{name}-one-{run}"), timeout_s)
-                m = run_measured(full_cmd(f"{name}-{run}"), timeout_s)
-                if m.rc != 0 or one.rc != 0:
-                    log(f"{name} run {run}: exit {m.rc}/{one.rc}: {m.stderr}{one.stderr}")
+                if name in failed and failed[name].startswith("ran past"):
+                    continue  # it will not finish in later runs either
+                if args.max_seconds and time.monotonic() - started > args.max_seconds:
+                    failed.setdefault(name, f"run {run + 1} not started: --max-seconds reached")
                     continue
-                ok, held = parse(m, work / "runs" / f"{name}-{run}" if name != "aiohttp" else None)
+                # A peer's fixed cost (GuideLLM: ~15 s of CPU to start) is measured once.
+                fixed = fixed_peer.get(name) or run_measured(
+                    one_cmd(work / "runs" / f"{name}-one-{run}"), timeout_s
+                )
+                if name in PEERS and fixed.rc == 0:
+                    fixed_peer[name] = fixed
+                out = work / "runs" / f"{name}-{run}"
+                m = run_measured(full_cmd(out), timeout_s)
+                if m.wall_s >= timeout_s:
+                    failed[name] = f"ran past the {timeout_s:.0f} s limit of a run"
+                    continue
+                if m.rc != 0 or fixed.rc != 0:
+                    log(f"{name} run {run}: exit {m.rc}/{fixed.rc}: {m.stderr}{fixed.stderr}")
+                    tail = (m.stderr if m.rc else fixed.stderr).strip().splitlines()[-1:]
+                    failed[name] = f"exit {m.rc}/{fixed.rc}: {' '.join(tail)[:160]}"
+                    continue
+                try:
+                    ok, held = parse(m, out)
+                except (OSError, ValueError, KeyError, IndexError) as exc:
+                    log(f"{name} run {run}: could not read its results: {exc!r}")
+                    failed[name] = f"could not read its results: {exc!r}"[:160]
+                    continue
                 chunks = ok * chunks_per_stream
-                cpu_us = (m.cpu_s - one.cpu_s) / max(chunks, 1) * 1e6
+                cpu_us = (m.cpu_s - fixed.cpu_s) / max(chunks, 1) * 1e6
                 row = rows.setdefault(name, {"cpu_us": [], "held": [], "ok": [], "rss": []})
                 row["cpu_us"].append(cpu_us)
                 row["held"].append(held)
@@ -191,6 +228,7 @@ def main(argv: Sequence[str]) -> int:
                     f"held {held:.0f}, CPU {m.cpu_s:.2f} s in {m.wall_s:.1f} s"
                 )
     base = median(rows.get("aiohttp", {}).get("cpu_us", []))
+    ours = median(rows.get("agentload", {}).get("cpu_us", []))
     out_rows = []
     results = {}
     for name, row in rows.items():
@@ -199,27 +237,64 @@ def main(argv: Sequence[str]) -> int:
         out_rows.append(
             [
                 name,
-                f"{median(row['ok']):,.0f}",
+                f"{median(row['ok']):,.0f} of {requests:,}",
                 f"{cpu:.1f}",
                 f"{cpu / base:.2f}",
+                f"{cpu / ours:.2f}",
                 f"{median(row['held']):,.0f} of {args.streams:,}",
                 f"{median(row['rss']):.0f}",
             ]
         )
-    for name, why in skipped.items():
-        out_rows.append([name, "—", "—", "—", "—", f"skipped: {why}"])
+    for name, why in {**failed, **skipped}.items():
+        if name not in rows:
+            kind = "failed" if name in failed else "skipped"
+            out_rows.append([name, "—", "—", "—", "—", "—", f"{kind}: {why}"])
     header = [
         f"streaming benchmark — {now_iso()} — {machine()}; {pin_note}",
         f"{args.streams} concurrent streams × {args.rounds} rounds, {args.tokens} chunks each, "
-        f"one every {args.interval_ms:g} ms; medians of {args.runs} runs",
+        f"one every {args.interval_ms:g} ms; medians of {args.runs} runs; "
+        "÷ agentload > 1: that client spends more CPU per chunk than agentload; "
+        "peak RSS of a multi-process client is its largest process",
     ]
     text = table(
-        ["client", "ok streams", "CPU µs/chunk", "÷ aiohttp", "mean in flight", "peak RSS MB"],
+        ["client", "ok streams", "CPU µs/chunk", "÷ aiohttp", "÷ agentload", "mean in flight",
+         "peak RSS MB"],
         out_rows,
-    )
+    )  # fmt: skip
     print("\n".join(header) + "\n\n" + text)
     write_result(args.json, "streaming", {"header": header, "table": text, "results": results})
     return 0
+
+
+def add_peers(
+    peers: dict[str, Peer],
+    skipped: dict[str, str],
+    url: str,
+    work: Path,
+    args: argparse.Namespace,
+    requests: int,
+    timeout_s: float,
+) -> dict[str, stream_peers.StreamClient]:
+    """The installed peers as clients; a peer that cannot be set up joins ``skipped``."""
+    out: dict[str, stream_peers.StreamClient] = {}
+    if "locust" not in skipped:
+        out["locust"] = stream_peers.locust_client(
+            peers["locust"], url, work, args.streams, requests, timeout_s - 10
+        )
+    tokenizer = work / "tokenizer"
+    for name in ("aiperf", "guidellm"):
+        if name in skipped:
+            continue
+        peer = peers[name]
+        assert peer.exe is not None
+        if not (tokenizer / "tokenizer.json").exists():
+            why = stream_peers.make_tokenizer(peer.exe, tokenizer)
+            if why is not None:
+                skipped[name] = why
+                continue
+        make = stream_peers.aiperf_client if name == "aiperf" else stream_peers.guidellm_client
+        out[name] = make(peer, url, tokenizer, args.streams, requests, args.tokens)
+    return out
 
 
 if __name__ == "__main__":

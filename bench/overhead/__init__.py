@@ -7,8 +7,13 @@ What it measures, side by side in one invocation, against a trivial local HTTP s
   runs it (records written to disk, live aggregation, summary at the end).
 - ``aiohttp``: a plain aiohttp + uvloop loop (``aiohttp_worker.py``): the floor agentload's
   HTTP client is built on; the ratio agentload ÷ aiohttp is its overhead.
-- ``locust``: Locust's FastHttpUser, only when ``locust`` is importable (closed mode only;
-  Locust has no open arrival model). Otherwise the table says it was skipped.
+- ``wrk``: the C load generator (``wrk_client.py``, one thread), the practical floor of client
+  CPU per request; closed mode only.
+- ``locust``: Locust's FastHttpUser (``locust_client.py``, one process), closed mode only;
+  Locust has no open arrival model.
+
+wrk and Locust are installed apart from agentload by ``bench/peers.py`` (``make bench`` runs
+it); where one is not installed the table says it was skipped and why.
 
 Two modes:
 

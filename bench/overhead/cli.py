@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import platform
 import shutil
@@ -43,6 +42,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     add("--agentload", default=None, help="the agentload executable (default: beside python)")
     add("--no-pin", action="store_true", help="do not pin server and clients to cores")
     add("--no-locust", action="store_true", help="skip Locust even if installed")
+    add("--no-wrk", action="store_true", help="skip wrk even if installed")
     add("--no-aiohttp-transport", action="store_true",
         help="skip the agentload run with target.transport: aiohttp")  # fmt: skip
     add("--profile", type=Path, default=None, metavar="DIR",
@@ -84,6 +84,32 @@ def extras(args: argparse.Namespace, agentload: AgentloadClient, load: Load) -> 
     return out
 
 
+def add_peers(
+    args: argparse.Namespace,
+    clients: list[Client],
+    results: dict[str, ClientResult],
+    url: str,
+    load: Load,
+    workdir: Path,
+) -> None:
+    """wrk and Locust, where installed (``bench/peers.py``), else a skipped row saying why."""
+    from peers import cached
+
+    from .locust_client import LocustClient
+    from .wrk_client import WrkClient
+
+    for name, off in (("wrk", args.no_wrk), ("locust", args.no_locust)):
+        peer = cached(name)
+        if off or peer.exe is None:
+            results[name] = ClientResult(name, skipped=f"--no-{name}" if off else peer.note)
+            continue
+        if name == "wrk":
+            clients.append(WrkClient(peer.exe, url, load, workdir))
+        else:
+            clients.append(LocustClient(peer.exe, url, load, workdir))
+        results[name] = ClientResult(name)
+
+
 def main(argv: Sequence[str]) -> int:
     args = parse_args(argv)
     load = Load(args.users, args.duration, args.rate, args.max_in_flight)
@@ -102,15 +128,7 @@ def main(argv: Sequence[str]) -> int:
         if not args.no_aiohttp_transport:
             clients.insert(1, AgentloadAiohttpClient(exe, server.url, load, workdir))
         results = {c.name: ClientResult(c.name) for c in clients}
-        if args.no_locust:
-            results["locust"] = ClientResult("locust", skipped="--no-locust")
-        elif importlib.util.find_spec("locust") is None:
-            results["locust"] = ClientResult("locust", skipped="locust is not installed")
-        else:
-            from .locust_client import LocustClient
-
-            clients.append(LocustClient(server.url, load, workdir))
-            results["locust"] = ClientResult("locust")
+        add_peers(args, clients, results, server.url, load, workdir)
 
         header = [
             f"client overhead benchmark — {datetime.now(UTC).isoformat(timespec='seconds')}",

@@ -1,9 +1,8 @@
-"""Locust FastHttpUser as a third client, used only when ``locust`` is importable."""
+"""Locust FastHttpUser as a client, run from its own venv (``bench/peers.py`` installs it)."""
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 from .clients import ONE, Client, Load, Parsed
@@ -20,16 +19,14 @@ class Bench(FastHttpUser):
 
 
 class LocustClient(Client):
-    """Locust FastHttpUser, headless, closed mode only (Locust has no open arrival model).
-
-    Not exercised where this benchmark was written (locust was not installed there); the
-    ``--json`` output format (a list of stats entries) is Locust's since 2.15.
-    """
+    """Locust FastHttpUser, headless, one process (no ``--processes``), closed mode only
+    (Locust has no open arrival model); ``--json`` prints a list of stats entries."""
 
     name = "locust"
     modes = ("closed",)
 
-    def __init__(self, url: str, load: Load, workdir: Path) -> None:
+    def __init__(self, python: str, url: str, load: Load, workdir: Path) -> None:
+        self.python = python
         self.url = url
         self.load = load
         self.locustfile = workdir / "locustfile.py"
@@ -40,14 +37,14 @@ class LocustClient(Client):
         # little (its requests are charged to start-up), so Locust's µs/request is a lower bound.
         users, duration_s = (1, 1.0) if mode == ONE else (self.load.users, self.load.duration_s)
         return [
-            sys.executable, "-m", "locust", "-f", str(self.locustfile), "--headless",
+            self.python, "-m", "locust", "-f", str(self.locustfile), "--headless",
             "-u", str(users), "-r", str(max(users, 1000)), "-t", f"{duration_s:g}s",
             "--host", self.url, "--json", "--only-summary", "--stop-timeout", "5",
             "--loglevel", "ERROR",
         ]  # fmt: skip
 
     def startup_cmd(self) -> list[str]:
-        return [sys.executable, "-m", "locust", "--version"]
+        return [self.python, "-m", "locust", "--version"]
 
     def parse(self, stdout: str) -> Parsed:
         start = stdout.find("[")

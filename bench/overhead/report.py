@@ -65,6 +65,25 @@ def medians(results: dict[str, ClientResult]) -> list[MedianRow]:
     return rows
 
 
+def peer_ratios(rows: list[MedianRow]) -> list[str]:
+    """agentload against each other client, mode by mode: the ratios of the medians."""
+    ours = {r.mode: r for r in rows if r.client == "agentload"}
+    lines = []
+    for row in rows:
+        mine = ours.get(row.mode)
+        if row.client == "agentload" or mine is None or not mine.cpu_us_per_request:
+            continue
+        if row.cpu_us_per_request is None:
+            continue
+        ratio = row.cpu_us_per_request / mine.cpu_us_per_request
+        lines.append(
+            f"  {row.mode}: agentload {mine.cpu_us_per_request:.1f} µs/request vs {row.client} "
+            f"{row.cpu_us_per_request:.1f} µs: {row.client} ÷ agentload = {ratio:.2f} "
+            f"({'agentload cheaper' if ratio > 1 else 'agentload costlier'})"
+        )
+    return ["", "CPU per request, agentload against each client:", *lines] if lines else []
+
+
 def render(results: dict[str, ClientResult], rows: list[MedianRow], runs: int) -> str:
     """The medians table, the fixed costs, and every run's values."""
     median_rows = [
@@ -93,6 +112,7 @@ def render(results: dict[str, ClientResult], rows: list[MedianRow], runs: int) -
         table(median_rows, set(range(2, len(median_rows[0])))),
     ]
     out += [f"{r.name}: skipped ({r.skipped})" for r in results.values() if r.skipped]
+    out += peer_ratios(rows)
 
     fixed_rows = [["client", "start-up only (not subtracted)", "1-request run (subtracted)"]]
     fixed_rows += [

@@ -37,6 +37,7 @@ from agentload.engine import ClosedPlan, Engine, OpenPlan, RunStatus, SessionPla
 from agentload.engine.adaptive import AdaptivePacer, adaptive_plan
 from agentload.engine.breaker import STATUS as UNREACHABLE_STATUS
 from agentload.engine.breaker import UnreachableBreaker
+from agentload.engine.heap import frozen_heap
 from agentload.engine.live_metrics import LiveMetrics
 from agentload.errors import RunDirError
 from agentload.metrics.aggregate import RunAggregator
@@ -142,7 +143,8 @@ def run(
         progress = _LiveProgress(progress, live_metrics)
     run_dir = RunDir.create(out_dir or default_run_dir(scenario))
     raise_open_files_limit(max_connections(scenario))
-    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+    # frozen_heap: no full GC pass over the start-up objects in the middle of the run.
+    with frozen_heap(), asyncio.Runner(loop_factory=event_loop_factory()) as runner:
         return runner.run(_run(scenario, run_dir, progress, handle_signals))
 
 

@@ -15,6 +15,7 @@ scenario's own grace), so an overloaded step never overloads the target much lon
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,6 +36,12 @@ from agentload.analysis.capacity import (
 )
 from agentload.analysis.capacity_result import StepRecord, capacity_document
 from agentload.analysis.capacity_stats import StepStats, step_stats
+from agentload.capacity_estimate import (
+    adaptive_load,
+    adaptive_target,
+    planned_wall_s,
+    run_first_estimate,
+)
 from agentload.clock import NS_PER_S
 from agentload.config.capacity import LOAD_MODEL_OF, CapacityConfig
 from agentload.config.models import Scenario
@@ -85,10 +92,12 @@ def capacity_config(scenario: Scenario) -> CapacityConfig:
     return config
 
 
-def step_timing(config: CapacityConfig, settings: SearchSettings, budget_s: float) -> StepTiming:
+def step_timing(
+    config: CapacityConfig, settings: SearchSettings, budget_s: float, *, estimated: bool = False
+) -> StepTiming:
     measure = config.step_duration
     if measure is None:
-        per_step_s = budget_s / expected_steps(settings)
+        per_step_s = budget_s / expected_steps(settings, estimated=estimated)
         # wall ≈ warm-up (0.2) + measure (1) + grace (0.25) + overhead
         measure = min(_MAX_STEP_S, max(_MIN_STEP_S, (per_step_s - _START_OVERHEAD_S) / 1.45))
     warmup = config.warmup if config.warmup is not None else max(0.5, 0.2 * measure)
@@ -118,22 +127,43 @@ def run_capacity(
         repeats=config.repeats,
         integer=config.vary == "users",
     )
-    timing = step_timing(config, settings, budget)
-    if timing.expected_wall_s > budget:
+    estimating = config.first_estimate == "adaptive"
+    estimate_load = None
+    if estimating:  # the adaptive run's time comes out of the steps' share of the budget
+        target = adaptive_target(specs)
+        timing = step_timing(config, settings, budget, estimated=True)
+        grace = min(timing.grace_s, api.grace_s(scenario))
+        estimate_load = adaptive_load(scenario, config, target, timing.measure_s, grace)
+        reserved = planned_wall_s(estimate_load)
+        timing = step_timing(config, settings, max(budget - reserved, 1.0), estimated=True)
+    else:
+        reserved = 0.0
+        timing = step_timing(config, settings, budget)
+    if timing.expected_wall_s + reserved > budget:
         raise UsageError(
-            f"a budget of {budget:g}s is shorter than one step (~{timing.expected_wall_s:.0f}s): "
-            "give a longer --budget or a shorter capacity.step_duration"
+            f"a budget of {budget:g}s is shorter than one step (~{timing.expected_wall_s:.0f}s)"
+            + (f" after the adaptive first estimate (~{reserved:.0f}s)" if reserved else "")
+            + ": give a longer --budget or a shorter capacity.step_duration"
         )
     base = out_dir or _default_dir(scenario)
     if base.is_dir() and any(base.iterdir()):
         raise UsageError(f"{base}: already exists and is not empty; choose another --out")
     (base / "steps").mkdir(parents=True, exist_ok=True)
-    search = CapacitySearch(settings)
     steps: list[StepRecord] = []
     runs_at: dict[float, list[Path]] = {}
     phases_s = {"probe": 0.0, "bisect": 0.0, "repeat": 0.0}
     started = time.monotonic()
     stop_reason: str | None = None
+    first_estimate: dict[str, Any] | None = None
+    if estimate_load is not None:
+        first_estimate = run_first_estimate(scenario, config, estimate_load, base)
+        phases_s = {"estimate": time.monotonic() - started, **phases_s}
+        if first_estimate["value"] is not None:
+            settings = dataclasses.replace(settings, estimate=first_estimate["value"])
+            first_estimate["first_step"] = settings.first
+        if first_estimate["status"] == "interrupted":
+            stop_reason = "interrupted"
+    search = CapacitySearch(settings)
     window = (int(timing.warmup_s * NS_PER_S), int((timing.warmup_s + timing.measure_s) * NS_PER_S))
 
     def document(stopped: bool) -> dict[str, Any]:
@@ -154,9 +184,10 @@ def run_capacity(
             elapsed_s=time.monotonic() - started,
             phases_s=phases_s,
             stop_reason=stop_reason,
+            first_estimate=first_estimate,
         )
 
-    while (planned := search.next_step()) is not None:
+    while stop_reason is None and (planned := search.next_step()) is not None:
         elapsed = time.monotonic() - started
         expected = max([s.wall_s for s in steps[-3:]] + [timing.expected_wall_s])
         if elapsed + expected > budget:

@@ -117,3 +117,96 @@ def test_exit_codes_when_even_the_start_fails_and_for_bad_input(
     bare.write_text(path.read_text().replace("thresholds:\n  - p99(latency) < 5ms\n", ""))
     proc = agentload("capacity", str(bare), cwd=tmp_path)
     assert proc.returncode == 2 and "needs thresholds" in proc.stderr
+
+
+def batching_app() -> web.Application:
+    """Every request in flight slows every new one, as a batch does on an inference engine:
+    a request that arrives with N in flight takes 10 ms + 5 ms x N. N closed users see about
+    10 + 5N ms, so p95 < 100 ms holds up to ~17 users, while throughput keeps growing."""
+    in_flight = 0
+
+    async def handler(request: web.Request) -> web.Response:
+        nonlocal in_flight
+        in_flight += 1
+        try:
+            await asyncio.sleep(0.010 + 0.005 * in_flight)
+        finally:
+            in_flight -= 1
+        return web.Response(text="ok")
+
+    application = web.Application()
+    application.router.add_route("*", "/{tail:.*}", handler)
+    return application
+
+
+def write_users_scenario(path: Path, url: str, capacity: str) -> Path:
+    path.write_text(
+        f"""\
+name: users
+target: {{base_url: "{url}", protocol: http}}
+load: {{model: closed, users: 1, duration: 1s}}
+request: {{path: /x}}
+thresholds:
+  - p95(latency) < 100ms
+capacity: {capacity}
+"""
+    )
+    return path
+
+
+def test_adaptive_first_estimate_saves_steps(
+    tmp_path: Path, app_server: Callable[[web.Application], str]
+) -> None:
+    """Started where an adaptive run settled, the search needs fewer judged steps than the
+    probe from 1 user, and finds the same capacity (~17 users on the batching server)."""
+    url = app_server(batching_app())
+    common = "vary: users, start: 1, max: 64, resolution: 10%, step_duration: 1s, warmup: 0.3s"
+    common += ", budget: 90s, repeats: 2"
+    docs = {}
+    for name, extra in (("plain", ""), ("estimated", ", first_estimate: adaptive")):
+        path = write_users_scenario(tmp_path / f"{name}.yaml", url, f"{{{common}{extra}}}")
+        proc = agentload("capacity", str(path), "--out", name, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        docs[name] = json.loads((tmp_path / name / "capacity.json").read_text())
+        if name == "estimated":
+            assert "first estimate (adaptive, holding p95(latency) < 100ms)" in proc.stdout
+    plain, estimated = docs["plain"], docs["estimated"]
+    seen = {k: ([s["value"] for s in d["steps"]], d["capacity"]) for k, d in docs.items()}
+    assert plain["first_estimate"] is None and "estimate" not in plain["phases_s"]
+    first = estimated["first_estimate"]
+    assert first["method"] == "adaptive" and first["run_dir"] == "steps/00-adaptive"
+    assert 10 <= first["value"] <= 26, (first, seen)  # near the ~17 users that hold
+    assert estimated["steps"][0]["value"] == first["first_step"]
+    assert estimated["phases_s"]["estimate"] > 0
+    # The adaptive run is an ordinary run directory with its trajectory.
+    assert (tmp_path / "estimated" / "steps" / "00-adaptive" / "adaptive.jsonl").is_file()
+    for doc in (plain, estimated):
+        assert 12 <= doc["capacity"] <= 20, seen
+        assert doc["status"] == "found"
+    assert abs(plain["capacity"] - estimated["capacity"]) <= 3, seen
+    # Fewer judged steps; the judged steps still decide (bounds from confident calls).
+    assert len(estimated["steps"]) < len(plain["steps"]), seen
+    assert estimated["lower"] <= estimated["capacity"] < estimated["upper"]
+
+
+def test_adaptive_first_estimate_needs_a_latency_threshold(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        """\
+name: bad
+target: {base_url: "http://127.0.0.1:9", protocol: http}
+load: {model: closed, users: 1, duration: 1s}
+request: {path: /x}
+thresholds: ["error_rate < 1%", "p99(latency{action=x}) < 1s"]
+capacity: {vary: users, max: 8, first_estimate: adaptive}
+"""
+    )
+    proc = agentload("capacity", str(path), cwd=tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "capacity.first_estimate: adaptive needs a latency threshold" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "runs").exists()  # refused before anything ran
+    wrong = path.read_text().replace("vary: users, max: 8", "vary: sessions_rate")
+    path.write_text(wrong)
+    proc = agentload("capacity", str(path), cwd=tmp_path)
+    assert proc.returncode == 2 and "vary: users or rate" in proc.stderr, proc.stderr

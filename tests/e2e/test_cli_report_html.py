@@ -140,3 +140,45 @@ def test_sessions_telemetry_and_capacity_pages_render_in_chromium(tmp_path: Path
         shot = ARTIFACTS / shot_name
         chromium(html_file.as_uri(), f"--screenshot={shot}")
         assert shot.stat().st_size > 10_000
+
+
+@needs_chromium
+def test_untrusted_run_with_a_network_probe_renders_in_chromium(tmp_path: Path) -> None:
+    """A run whose generator fell behind says so first; probe.json adds a section."""
+    run = write_run(tmp_path / "run", n=600, evil=False)
+    patched = []
+    for line in (run / "records.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        if record.get("sent_at") is not None:  # every send 30 ms late: p99 lag > 10 ms
+            record["sent_at"] = record["intended_at"] + 30_000_000
+            record["done_at"] = max(record["done_at"], record["sent_at"] + 1_000_000)
+        patched.append(json.dumps(record))
+    (run / "records.jsonl").write_text("\n".join(patched) + "\n")
+    probe = {
+        "url": "http://127.0.0.1:8000/healthz",
+        "rounds": 3,
+        "body_bytes": 0,
+        "status_codes": {"200": 3},
+        "upload_status_codes": {},
+        "keep_alive_rounds": 3,
+        "errors": {"<img src=x onerror=alert(1)>": 1},
+        "measurements": {"connect_ms": dict(n=3, min=0.1, mean=0.2, p50=0.2, p90=0.3, max=0.3)},
+        "keep_alive_saving_ms": 0.4,
+    }
+    (run / "probe.json").write_text(json.dumps(probe))
+    proc = agentload("report", str(run), "--html")
+    assert proc.returncode == 0, proc.stderr
+    assert "NOT TRUSTWORTHY" in proc.stdout and "network probe" in proc.stdout
+    page = run / "report.html"
+    dom = chromium(page.as_uri(), "--dump-dom")
+    banner = re.search(r'<p class="fail" id="untrusted"[^>]*>(.*?)</p>', dom, re.S)
+    assert banner is not None and "NOT TRUSTWORTHY: generator fell behind" in banner.group(1)
+    assert dom.index('id="untrusted"') < dom.index('class="cards"')
+    assert '<section id="network-probe">' in dom and "TCP connect" in dom
+    assert "<img src=x" not in dom  # the error text stayed text
+    errors = re.search(r'<pre id="js-errors">(.*?)</pre>', dom, re.S)
+    assert errors is not None and errors.group(1).strip() == ""
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "report-untrusted-probe.png"
+    chromium(page.as_uri(), f"--screenshot={shot}")
+    assert shot.stat().st_size > 10_000

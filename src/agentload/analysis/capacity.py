@@ -5,7 +5,10 @@ A driver asks ``next_step()`` for a value, runs a step there, and reports it wit
 step runner. Phases:
 
 1. probe: start, then ×2 each step, until a step fails (or saturates) or ``max`` passes.
-   The target is never offered more than the first failing value.
+   The target is never offered more than the first failing value. With an ``estimate`` (a
+   first estimate of the capacity, e.g. from an adaptive run) the probe starts there
+   instead: a pass steps up ×``spread`` (then ×2 as usual), a fail steps down ÷``spread``
+   (then ÷2, down to ``start``), so the first bracket is about the estimate.
 2. bisect: between the highest passing value ``lo`` and the lowest failing ``hi``, at their
    geometric mean (the resolution is relative), until ``hi / lo - 1 <= resolution`` (users:
    until they are neighbours).
@@ -48,12 +51,24 @@ class SearchSettings:
     repeats: int = 3
     integer: bool = False  # users: whole numbers
     factor: float = 2.0  # probe growth
+    estimate: float | None = None  # first probe here instead of start (clamped to the range)
+    spread: float = 1.25  # from the estimate: the first step up or down
 
     def __post_init__(self) -> None:
         if not 0 < self.start < self.max:
             raise ValueError("need 0 < start < max")
         if not 0 < self.resolution < 1 or self.repeats < 1 or self.factor <= 1:
             raise ValueError("resolution in (0, 1), repeats >= 1 and factor > 1")
+        if self.spread <= 1 or (self.estimate is not None and not self.estimate > 0):
+            raise ValueError("spread > 1 and estimate > 0")
+
+    @property
+    def first(self) -> float:
+        """The first value probed: the estimate within [start, max], else start."""
+        if self.estimate is None:
+            return self.start
+        value = min(max(self.estimate, self.start), self.max)
+        return float(round(value)) if self.integer else value
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,9 +158,16 @@ class CapacitySearch:
         if hi is None:  # probing
             if lo is not None and lo >= s.max:
                 return self._confirm(lo)
-            value = s.start if lo is None else min(lo * s.factor, s.max)
-            return Planned(self._whole(value), "probe", 1)
+            if lo is None:
+                return Planned(s.first, "probe", 1)
+            factor = s.spread if s.estimate is not None and lo == s.first else s.factor
+            value = self._whole(min(lo * factor, s.max))
+            return Planned(max(value, lo + 1) if s.integer else value, "probe", 1)
         if lo is None:
+            if hi > s.start:  # the first estimate failed: probe down towards start
+                factor = s.spread if hi == s.first else s.factor
+                value = self._whole(max(hi / factor, s.start))
+                return Planned(max(min(value, hi - 1), s.start) if s.integer else value, "probe", 1)
             return self._confirm(hi)  # even the start failed: once more, to be sure
         if not self._resolved(lo, hi):
             value = self._whole(math.sqrt(lo * hi))
@@ -226,8 +248,12 @@ class CapacitySearch:
         return float(round(value)) if self.settings.integer else value
 
 
-def expected_steps(settings: SearchSettings) -> int:
-    """Steps a search takes when the capacity is mid-range, with one repeat: to size steps."""
+def expected_steps(settings: SearchSettings, *, estimated: bool = False) -> int:
+    """Steps a search takes when the capacity is mid-range, with one repeat: to size steps.
+    ``estimated``: it starts from a first estimate (two probes bracket it, ×``spread``)."""
+    if estimated:
+        width = math.log(settings.spread**2)
+        return 2 + max(1, math.ceil(math.log2(width / math.log1p(settings.resolution)))) + 2
     probes = math.ceil(math.log(settings.max / settings.start, settings.factor)) + 1
     bisections = max(
         1, math.ceil(math.log2(math.log(settings.factor) / math.log1p(settings.resolution)))

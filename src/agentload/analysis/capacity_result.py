@@ -79,8 +79,10 @@ def capacity_document(
     elapsed_s: float,
     phases_s: Mapping[str, float],
     stop_reason: str | None,
+    first_estimate: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Everything a report needs, JSON-ready."""
+    """Everything a report needs, JSON-ready. ``first_estimate``: the adaptive run the
+    search started from (``capacity.first_estimate: adaptive``), else None."""
     return {
         "schema_version": SCHEMA_VERSION,
         "name": name,
@@ -95,6 +97,7 @@ def capacity_document(
         "elapsed_s": elapsed_s,
         "phases_s": dict(phases_s),
         "stop_reason": stop_reason,
+        "first_estimate": None if first_estimate is None else dict(first_estimate),
         "steps": [
             {
                 "index": s.index,

@@ -9,6 +9,13 @@ the shares of all phases, ``outside_server`` included, add up to 1). ``outside_s
 the latency the server's phases do not cover: schedule lag, network, and any wait before
 the server started timing (an admission lock, a proxy queue).
 
+Phases the client measured (``client.*`` from connection tracing, ``step.*`` from a
+session's step events, a session's creation, an async job's queue wait, execution and
+polling; ``compare_samples.is_client_phase``) overlap the server's phases or lie inside
+``outside_server``. Counting them beside those would count the same time twice, so they are
+listed after the attributed phases as ``detail`` (their ``share`` is still their change over
+the band's change, and is not part of the sum).
+
 Example: "p99 latency -62%, of which queue 90% of the change (-70% of its own time)".
 """
 
@@ -20,7 +27,7 @@ from typing import Final
 
 import numpy as np
 
-from agentload.analysis.compare_samples import PhaseSamples
+from agentload.analysis.compare_samples import PhaseSamples, is_client_phase
 
 MIN_BAND: Final = 3  # fewer requests near the percentile: no attribution
 
@@ -31,6 +38,7 @@ class PhaseChange:
     base_ms: float
     new_ms: float
     share: float | None  # of the change in the band's mean latency; None if that is ~0
+    detail: bool = False  # client-measured: overlaps the attributed phases, not in the sum
 
     @property
     def delta_ms(self) -> float:
@@ -52,7 +60,9 @@ def band_mask(latency_ms: np.ndarray, p: float) -> np.ndarray:
 
 
 def attribute(base: PhaseSamples, new: PhaseSamples, p: float) -> tuple[PhaseChange, ...]:
-    """Phase changes near percentile ``p``, largest absolute change first; () without phases."""
+    """Phase changes near percentile ``p``: the attributed (server) phases and
+    ``outside_server`` by largest absolute change, then the client-measured ``detail`` phases
+    likewise; () without phases."""
     phases = sorted(set(base.phases_ms) & set(new.phases_ms))
     if not phases or len(base.latency_ms) == 0 or len(new.latency_ms) == 0:
         return ()
@@ -70,6 +80,6 @@ def attribute(base: PhaseSamples, new: PhaseSamples, p: float) -> tuple[PhaseCha
         base_ms, new_ms = float(np.nanmean(b)), float(np.nanmean(n))
         near_zero = math.isclose(total_delta, 0.0, abs_tol=1e-9)
         share = None if near_zero else (new_ms - base_ms) / total_delta
-        out.append(PhaseChange(phase, base_ms, new_ms, share))
-    out.sort(key=lambda c: -abs(c.delta_ms))
+        out.append(PhaseChange(phase, base_ms, new_ms, share, detail=is_client_phase(phase)))
+    out.sort(key=lambda c: (c.detail, -abs(c.delta_ms)))
     return tuple(out)

@@ -26,6 +26,8 @@ IntArray = npt.NDArray[np.int64]
 SAMPLE_CAP: Final = 100_000
 BIN_NS: Final = 10_000_000  # sends and ok completions are counted in 10-ms bins (for rates)
 OUTSIDE_SERVER: Final = "outside_server"  # latency not covered by the server's own phases
+CLIENT_PHASE_PREFIXES: Final = ("client.", "step.")
+CLIENT_PHASES: Final = frozenset({"session_create", "queue_wait", "execution", "poll_overhead"})
 
 
 class Thinned:
@@ -82,13 +84,20 @@ class RunSamples:
     ok_bins: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
+def is_client_phase(name: str) -> bool:
+    """A phase the client measured (``client.*``, ``step.*``, a session's creation, a job's
+    queue wait, execution and polling): it overlaps the server's phases or lies outside them."""
+    return name.startswith(CLIENT_PHASE_PREFIXES) or name in CLIENT_PHASES
+
+
 def _outside_server_ms(record: RequestRecord, latency_ms: float) -> float | None:
     phases = record.phases_ms
-    if not phases:
-        return None
     served = phases.get("total")
     if served is None:
-        served = sum(v for k, v in phases.items() if k != "total")
+        server = [v for k, v in phases.items() if k != "total" and not is_client_phase(k)]
+        if not server:  # client-side phases alone say nothing of the server
+            return None
+        served = sum(server)
     return latency_ms - served
 
 

@@ -17,6 +17,7 @@ from agentload.report.capacity import capacity_markdown, render_capacity
 from agentload.report.html import HTML_FILE, write_run_html
 from agentload.report.html_capacity import write_capacity_html
 from agentload.report.markdown import summary_markdown
+from agentload.report.probe import load_probe, probe_renderable
 from agentload.report.terminal import render_summary
 
 HELP = (
@@ -58,7 +59,10 @@ def report_command(
         print(f"wrote {written}", file=sys.stderr)
     if md or md_to is not None:
         text = summary_markdown(
-            summary.to_dict(), title=str(meta.get("name", run_dir.name)), status=status
+            summary.to_dict(),
+            title=str(meta.get("name", run_dir.name)),
+            status=status,
+            probe=load_probe(run_dir),
         )
         if md_to is not None:
             md_to.write_text(text, encoding="utf-8")
@@ -74,6 +78,8 @@ def report_command(
     if stats.skipped_torn_tail:
         console.print("[yellow]the last record was cut off mid-write and was skipped[/]")
     console.print(render_summary(summary))
+    if (probe := load_probe(run_dir)) is not None:  # agentload probe URL --out RUN_DIR
+        console.print(probe_renderable(probe))
 
 
 def _report_capacity(

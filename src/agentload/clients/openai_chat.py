@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import asyncio
 
-import aiohttp
-
 from agentload.clients.classify import rules_for
-from agentload.clients.failures import BodyTooLarge
+from agentload.clients.failures import BodyTooLarge, read_errors
 from agentload.clients.transport import Response, error_result, open_transport, read_capped
 from agentload.clock import Clock
 from agentload.config.models import Target
@@ -86,63 +84,100 @@ class OpenAIChatClient:
         cap: int,
         phases: dict[str, float],
     ) -> CallResult:
-        decoder = SSEDecoder(keep_comments=True)
-        size = 0
-        chunks = 0
-        gaps_ms: list[float] = []
-        last_token_at: int | None = None
-        usage: Usage | None = None
-        finished = False
-        saw_done = False
-        answer: list[str] | None = [] if work.session is not None else None
-        async for data in response.content.iter_any():
-            now = clock.now_ns()
-            size += len(data)
-            if size > cap:
-                raise BodyTooLarge(f"response exceeded {cap} bytes")
-            for event in decoder.feed(data):
-                if event.event == "error":
-                    raise ProtocolError(f"error event: {event.data[:200]}")
-                if event.data == "[DONE]":
-                    saw_done = True
+        stream = _Stream(timing, clock, cap, keep_answer=work.session is not None)
+        content = response.content
+        consume = getattr(content, "consume", None)
+        if consume is not None:
+            # The fast transport: events are decoded and timed inside the connection's
+            # callback as their bytes arrive; this coroutine wakes once, at the end.
+            consume(stream.feed)
+            await content.consumed()  # type: ignore[attr-defined]
+        else:
+            async for data in content.iter_any():
+                if stream.feed(data):
                     break
-                info = parse_stream_chunk(event.data)
-                if info.usage is not None:
-                    usage = info.usage
-                if info.finish_reason is not None:
-                    finished = True
-                if info.content:
-                    if answer is not None:
-                        answer.append(info.content)
-                    chunks += 1
-                    if last_token_at is None:
-                        timing.first_token_at = now
-                    else:
-                        gaps_ms.append((now - last_token_at) / 1e6)
-                    last_token_at = now
-            if saw_done:
-                break
         done_at = clock.now_ns()
-        if saw_done:
+        if stream.saw_done:
             await _drain_briefly(response)
-        for comment in decoder.comments:
+        for comment in stream.decoder.comments:
             # A stream's headers leave before its phases are known; servers send them last.
             name, _, value = comment.partition(" ")
             if name.lower() == "server-timing":
                 phases.update(parse_server_timing(value))
-        if not (saw_done or finished):
+        if not (stream.saw_done or stream.finished):
             raise ProtocolError("stream ended before a finish_reason or [DONE]")
-        if answer is not None:
-            _remember_answer(work, "".join(answer))
+        if stream.answer is not None:
+            _remember_answer(work, "".join(stream.answer))
         return _ok(
             work,
             done_at,
-            usage,
-            chunks=chunks,
-            itl_ms=tuple(gaps_ms),
+            stream.usage,
+            chunks=stream.chunks,
+            itl_ms=tuple(stream.gaps_ms),
             phases=phases,
             status=response.status,
         )
+
+
+class _Stream:
+    """One streamed answer, fed bytes as they arrive: SSE events, token times, usage."""
+
+    __slots__ = (
+        "_cap",
+        "_clock",
+        "_last_token_at",
+        "_size",
+        "_timing",
+        "answer",
+        "chunks",
+        "decoder",
+        "finished",
+        "gaps_ms",
+        "saw_done",
+        "usage",
+    )
+
+    def __init__(self, timing: Timing, clock: Clock, cap: int, *, keep_answer: bool) -> None:
+        self._timing = timing
+        self._clock = clock
+        self._cap = cap
+        self._size = 0
+        self._last_token_at: int | None = None
+        self.decoder = SSEDecoder(keep_comments=True)
+        self.chunks = 0
+        self.gaps_ms: list[float] = []
+        self.usage: Usage | None = None
+        self.finished = False
+        self.saw_done = False
+        self.answer: list[str] | None = [] if keep_answer else None
+
+    def feed(self, data: bytes) -> bool:
+        """Take the bytes that just arrived; True once ``[DONE]`` was seen."""
+        now = self._clock.now_ns()  # every event in these bytes arrived now
+        self._size += len(data)
+        if self._size > self._cap:
+            raise BodyTooLarge(f"response exceeded {self._cap} bytes")
+        for event in self.decoder.feed(data):
+            if event.event == "error":
+                raise ProtocolError(f"error event: {event.data[:200]}")
+            if event.data == "[DONE]":
+                self.saw_done = True
+                return True
+            info = parse_stream_chunk(event.data)
+            if info.usage is not None:
+                self.usage = info.usage
+            if info.finish_reason is not None:
+                self.finished = True
+            if info.content:
+                if self.answer is not None:
+                    self.answer.append(info.content)
+                self.chunks += 1
+                if self._last_token_at is None:
+                    self._timing.first_token_at = now
+                else:
+                    self.gaps_ms.append((now - self._last_token_at) / 1e6)
+                self._last_token_at = now
+        return False
 
 
 def _remember_answer(work: Work, content: str) -> None:
@@ -159,7 +194,7 @@ async def _drain_briefly(response: Response) -> None:
             while not response.content.at_eof():
                 if not await response.content.readany():
                     break
-    except (TimeoutError, aiohttp.ClientError):
+    except read_errors():
         response.close()  # do not return a connection in an unknown state to the pool
 
 

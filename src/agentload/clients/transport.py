@@ -10,21 +10,28 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import Protocol
-
-import aiohttp
+from typing import TYPE_CHECKING, Protocol
 
 from agentload.clients.classify import classify_body
-from agentload.clients.failures import BodyTooLarge, classify_exception, classify_status
+from agentload.clients.failures import (
+    BodyTooLarge,
+    classify_exception,
+    classify_status,
+    read_errors,
+)
 from agentload.clients.retry import parse_retry_after
 from agentload.clients.tls import tls_context
-from agentload.clients.tracing import ClientPhases, phase_trace_config
 from agentload.clock import Clock
 from agentload.config import secrets
 from agentload.config.models import Target
 from agentload.config.sessions import DEFAULT_CLASSIFY, ClassifyRule
 from agentload.records.record import CallResult, ErrorKind, Outcome, Timing
 from agentload.sessions.work import Work
+
+if TYPE_CHECKING:  # aiohttp (~25 MB) is imported only when the aiohttp transport is used
+    import aiohttp
+
+    from agentload.clients.tracing import ClientPhases
 
 _ERROR_BODY_PREVIEW = 4096
 _ERROR_BODY_WAIT_S = 1.0
@@ -84,7 +91,12 @@ def open_transport(target: Target, *, max_connections: int) -> Transport:
 
 
 class HttpTransport:
+    """The aiohttp transport (``target.transport: aiohttp``, or ``auto`` where it is needed)."""
+
     def __init__(self, target: Target, *, max_connections: int) -> None:
+        from agentload.clients import tracing  # imports aiohttp
+
+        self._tracing = tracing
         self._target = target
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
@@ -94,6 +106,8 @@ class HttpTransport:
         self._client_phases = target.client_phases
 
     def _open(self) -> aiohttp.ClientSession:
+        import aiohttp
+
         connector = aiohttp.TCPConnector(
             limit=self._max_connections,
             limit_per_host=0,
@@ -113,7 +127,7 @@ class HttpTransport:
             headers={"Content-Type": "application/json", **self._target.headers},
             auto_decompress=True,
             raise_for_status=False,
-            trace_configs=[phase_trace_config()] if self._client_phases else None,
+            trace_configs=[self._tracing.phase_trace_config()] if self._client_phases else None,
         )
         return self._session
 
@@ -126,7 +140,7 @@ class HttpTransport:
         # One timeout object, moved from the first-byte deadline to the total deadline once
         # headers arrive: half the cost of two nested ones on the hot path.
         deadline = asyncio.timeout_at(start_s + min(self._first_byte_s, self._total_s))
-        phases = ClientPhases() if self._client_phases else None
+        phases: ClientPhases | None = self._tracing.ClientPhases() if self._client_phases else None
         try:
             session = self._session or self._open()
             async with deadline:
@@ -179,7 +193,7 @@ async def error_result(
         # The status is the finding; a body that stalls must not turn it into a timeout.
         async with asyncio.timeout(_ERROR_BODY_WAIT_S):
             preview = await response.content.read(min(cap, _ERROR_BODY_PREVIEW))
-    except (TimeoutError, aiohttp.ClientError):
+    except read_errors():
         preview = b"(body not read)"
         response.close()
     text = preview.decode("utf-8", "replace").strip().replace("\n", " ")

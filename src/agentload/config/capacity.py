@@ -10,6 +10,13 @@
       repeats: 3            # runs at one value at most, while its verdict is not confident
       confidence: 95%       # a verdict is confident when its test reaches this level
       budget: 5m            # the whole search; --budget overrides it
+      first_estimate: none  # adaptive: one short adaptive run first, the search starts there
+      estimate_duration: 8s # that run's length (default: from the range and step length)
+
+``first_estimate: adaptive`` (vary users or rate) runs the AIMD controller of
+``load.model: adaptive`` once, holding the scenario's first latency threshold, and starts the
+search at the value it settled on instead of probing up from ``start``; the normal, judged
+steps then confirm it (see agentload.capacity_estimate and docs/capacity.md).
 
 The scenario's ``load`` gives everything else (arrival process, think time, turns); the
 search replaces the varied field and the duration at each step.
@@ -66,11 +73,24 @@ class CapacityConfig(BaseModel):
     repeats: int = Field(3, ge=1, le=10, description="runs at one value, at most")
     confidence: Ratio = Field(0.95, ge=0.5, lt=1, description="level of a confident verdict")
     budget: DurationS = Field(300.0, gt=0, description="wall time of the whole search")
+    first_estimate: Literal["none", "adaptive"] = Field(
+        "none", description="adaptive: start the search where an adaptive run settles"
+    )
+    estimate_duration: DurationS | None = Field(
+        None, gt=0, le=3600, description="length of the adaptive run (default: sized)"
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> CapacityConfig:
         if self.max <= self.start:
             raise ValueError(f"max ({self.max:g}) must be above start ({self.start:g})")
+        if self.first_estimate == "adaptive" and self.vary == "sessions_rate":
+            raise ValueError(
+                "first_estimate: adaptive works with vary: users or rate, not sessions_rate "
+                "(an adaptive run varies users); drop it or vary users"
+            )
+        if self.estimate_duration is not None and self.first_estimate != "adaptive":
+            raise ValueError("estimate_duration applies to first_estimate: adaptive only")
         if self.vary == "users":
             for name in ("start", "max"):
                 value = getattr(self, name)

@@ -126,14 +126,14 @@ class RunAggregator:
             action = self.per_action[record.action] = ActionTotals()
         action.count += 1
         sent_at = record.sent_at
+        intended_at = record.intended_at
         if sent_at is not None:
-            self.histograms["schedule_lag_ms"].record_ms((sent_at - record.intended_at) / 1e6)
+            hists = self.histograms
+            hists["schedule_lag_ms"].record_ms((sent_at - intended_at) / 1e6)
             released_at = record.released_at
             if released_at is not None:
-                self.histograms["scheduler_lag_ms"].record_ms(
-                    (released_at - record.intended_at) / 1e6
-                )
-                self.histograms["dispatch_lag_ms"].record_ms((sent_at - released_at) / 1e6)
+                hists["scheduler_lag_ms"].record_ms((released_at - intended_at) / 1e6)
+                hists["dispatch_lag_ms"].record_ms((sent_at - released_at) / 1e6)
             if self.first_sent_at is None or sent_at < self.first_sent_at:
                 self.first_sent_at = sent_at
             if self.last_sent_at is None or sent_at > self.last_sent_at:
@@ -165,20 +165,28 @@ class RunAggregator:
             action.cancelled += 1
 
     def _add_ok(self, record: RequestRecord, action: ActionTotals) -> None:
+        # The record's derived properties, computed once here from its integer times: this
+        # runs for every ok request of a run.
         hists = self.histograms
-        values = (
-            ("latency_ms", record.latency_ms),
-            ("service_ms", record.service_ms),
-            ("ttft_ms", record.ttft_ms),
-            ("ttfb_ms", record.ttfb_ms),
-            ("tpot_ms", record.tpot_ms),
-            ("output_tokens_per_s_per_request", output_tokens_per_s(record)),
-        )
-        for name, value in values:
-            if value is not None:
-                hists[name].record_ms(value)  # tokens/s rides the ms scale: 0.001 resolution
-        if record.latency_ms is not None:
-            action.latency.record_ms(record.latency_ms)
+        intended_at = record.intended_at
+        sent_at = record.sent_at
+        done_at = record.done_at
+        if sent_at is not None:
+            latency_ms = (done_at - intended_at) / 1e6
+            hists["latency_ms"].record_ms(latency_ms)
+            action.latency.record_ms(latency_ms)
+            hists["service_ms"].record_ms((done_at - sent_at) / 1e6)
+            if record.first_byte_at is not None:
+                hists["ttfb_ms"].record_ms((record.first_byte_at - sent_at) / 1e6)
+        if record.first_token_at is not None:
+            hists["ttft_ms"].record_ms((record.first_token_at - intended_at) / 1e6)
+            if record.output_tokens and record.output_tokens >= 2:
+                hists["tpot_ms"].record_ms(
+                    (done_at - record.first_token_at) / 1e6 / (record.output_tokens - 1)
+                )
+                if (tokens_per_s := output_tokens_per_s(record)) is not None:
+                    # tokens/s rides the ms scale: 0.001 resolution
+                    hists["output_tokens_per_s_per_request"].record_ms(tokens_per_s)
         if record.itl_ms:
             hists["itl_ms"].record_many_ms(record.itl_ms)
         if record.input_tokens is not None:

@@ -110,6 +110,23 @@ class SSEDecoder:
         """Consume one chunk of the stream; return the events it completed, in order."""
         if not chunk:
             return []
+        if (
+            chunk[-2:] == b"\n\n"
+            and chunk[:6] == b"data: "
+            and chunk.find(b"\n") == len(chunk) - 2
+            and not (self._buf or self._in_block or self._skip_lf or self._at_start)
+            and b"\r" not in chunk
+        ):
+            # The common case of a streamed answer: exactly one single-line data event per
+            # chunk, at an event boundary. The same event as the general path gives.
+            return [
+                SSEEvent(
+                    event="message",
+                    data=chunk[6:-2].decode("utf-8", "replace"),
+                    id=self._last_event_id,
+                    retry_ms=self._retry_ms,
+                )
+            ]
         if self._skip_lf:
             self._skip_lf = False
             if chunk[0] == _LF:

@@ -59,6 +59,13 @@ def headline(doc: Mapping[str, Any]) -> list[str]:
         bound = f"{_num(doc['lower'])} .. {_num(upper) if upper is not None else 'max+'}"
         level = f"{doc['confidence_level']:.0%}"
         lines.append(f"capacity: {_num(capacity)} {unit}  (bounds {bound} at {level}; {status})")
+    if estimate := doc.get("first_estimate"):  # capacity.first_estimate: adaptive
+        start = estimate.get("first_step")
+        lines.append(
+            f"first estimate (adaptive, holding {estimate['target']}): "
+            f"{_num(estimate['value'])} {unit} in {estimate['wall_s']:.0f}s, {estimate['note']}"
+            + ("" if start is None else f"; the search started at {_num(start)}")
+        )
     broke = doc.get("first_threshold_to_break")
     if broke:
         what = broke.get("expr") or broke.get("saturation") or "?"

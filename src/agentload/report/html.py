@@ -22,6 +22,8 @@ from agentload.report.html_page import card, chart_slots, esc, page, table
 from agentload.report.html_series import SeriesBuilder, run_histograms
 from agentload.report.html_tables import sessions_tables
 from agentload.report.html_telemetry import run_telemetry_charts
+from agentload.report.probe import load_probe, probe_html
+from agentload.report.slo_view import trust_line
 from agentload.report.terminal import LATENCY_ROWS
 from agentload.units import format_duration_ms, format_rate
 
@@ -55,6 +57,7 @@ def render_run_html(path: Path) -> str:
         for kind, count in summary.get("errors_by_kind", {}).items()
     ]
     body = [
+        trust_banner(summary),
         f'<section class="cards">{"".join(cards(summary))}</section>',
         thresholds_html(summary.get("thresholds")),
         _warnings_html(summary.get("warnings", [])),
@@ -70,6 +73,7 @@ def render_run_html(path: Path) -> str:
     if telemetry_charts:
         body.append(f'<h2>Telemetry</h2><section class="charts">{chart_slots(telemetry_charts)}'
                     "</section>")  # fmt: skip
+    body.append(probe_html(load_probe(path)))  # agentload probe URL --out RUN_DIR
     if errors_rows:
         body += [
             "<h2>Errors by kind</h2>",
@@ -145,6 +149,18 @@ def cards(summary: Mapping[str, Any]) -> list[str]:
             "bad" if error_rate else "ok",
         ),
     ]
+    if summary.get("trustworthy") is not None:
+        trusted = summary.get("trustworthy") is not False
+        reasons = [str(r) for r in summary.get("trust_reasons") or () if r]
+        out.insert(
+            0,
+            card(
+                "trustworthy",
+                "yes" if trusted else "NO",
+                "the generator kept its schedule" if trusted else "; ".join(reasons),
+                "ok" if trusted else "bad",
+            ),
+        )
     thresholds = summary.get("thresholds")
     warnings = summary.get("warnings", [])
     if isinstance(thresholds, list) and thresholds:
@@ -167,6 +183,15 @@ def cards(summary: Mapping[str, Any]) -> list[str]:
             )
         )
     return out
+
+
+def trust_banner(summary: Mapping[str, Any]) -> str:
+    """The first thing on the page of a run that cannot be trusted (empty otherwise): its
+    latencies include the generator's own delays, so no number below should be quoted bare."""
+    line = trust_line(summary)
+    if line is None:
+        return ""
+    return f'<p class="fail" id="untrusted" role="alert">{esc(line)}</p>'
 
 
 def _passed(threshold: Mapping[str, Any]) -> bool | None:

@@ -13,6 +13,7 @@ from agentload.analysis.compare import Comparison, MetricChange
 from agentload.report.bottleneck_view import markdown_lines as bottleneck_markdown
 from agentload.report.jobs import jobs_line
 from agentload.report.personas import PERSONA_COLUMNS, persona_rows
+from agentload.report.probe import probe_markdown
 from agentload.report.slo_view import goodput_lines, thresholds_markdown, trust_line
 from agentload.report.terminal import LATENCY_ROWS
 from agentload.units import format_duration_ms, format_rate
@@ -38,12 +39,21 @@ def _rate(value: object) -> str:
     return format_rate(value) if isinstance(value, int | float) else "-"
 
 
-def summary_markdown(summary: Mapping[str, Any], *, title: str, status: str = "") -> str:
-    """``summary`` is the summary.json layout (a dict), thresholds included when present."""
+def summary_markdown(
+    summary: Mapping[str, Any],
+    *,
+    title: str,
+    status: str = "",
+    probe: Mapping[str, Any] | None = None,
+) -> str:
+    """``summary`` is the summary.json layout (a dict), thresholds included when present;
+    ``probe`` the run directory's probe.json (``report.probe.load_probe``), if any."""
     counts, rate = summary.get("counts", {}), summary.get("rate", {})
     sent = counts.get("sent", 0)
     error_rate = f"{counts.get('error', 0) / sent:.2%}" if sent else "-"
     lines = [f"### agentload: {cell(title)}" + (f" ({cell(status)})" if status else ""), ""]
+    if untrusted := trust_line(summary):  # before any number: they include its delays
+        lines += [f"**⚠️ {cell(untrusted)}**", ""]
     lines.append(
         f"**{counts.get('requests', 0):,}** requests · {counts.get('ok', 0):,} ok · "
         f"{counts.get('error', 0):,} errors ({error_rate}) · {counts.get('dropped', 0):,} dropped"
@@ -77,13 +87,13 @@ def summary_markdown(summary: Mapping[str, Any], *, title: str, status: str = ""
         lines += ["", "**Thresholds**", "", *thresholds_markdown(dicts, cell)]
     if goodput := goodput_lines(summary.get("goodput")):
         lines += ["", *goodput]
-    if untrusted := trust_line(summary):
-        lines += ["", f"**{cell(untrusted)}**"]
     errors = summary.get("errors_by_kind", {})
     if errors:
         lines += ["", "Errors: " + ", ".join(f"{cell(k)} {v:,}" for k, v in errors.items())]
     if isinstance(summary.get("bottleneck"), dict):
         lines += bottleneck_markdown(summary["bottleneck"], cell)
+    if probe is not None:
+        lines += probe_markdown(probe, cell)
     if summary.get("warnings"):
         lines.append("")
     for warning in summary.get("warnings", []):
@@ -148,15 +158,27 @@ def attribution_lines(comparison: Comparison) -> list[str]:
         metric = by_name.get(name)
         if metric is None or metric.relative is None:
             continue
+        attributed = [p for p in phases if not p.detail]
         parts = [
             f"{p.phase} {p.delta_ms:+.1f} ms"
             + ("" if p.share is None else f" ({p.share:.0%} of the change)")
-            for p in phases[:4]
+            for p in attributed[:4]
             if abs(p.delta_ms) >= 0.05
         ]
         if parts:
             lines.append(
                 f"- {name.replace('_', ' ')} {metric.relative:+.0%}, of which " + ", ".join(parts)
+            )
+        # Client-measured phases overlap the ones above: shown apart, never added to them.
+        details = [
+            f"{p.phase} {p.delta_ms:+.1f} ms"
+            for p in phases
+            if p.detail and abs(p.delta_ms) >= 0.05
+        ][:4]
+        if details:
+            lines.append(
+                f"- {name.replace('_', ' ')} detail (client-measured, overlaps the above): "
+                + ", ".join(details)
             )
     return lines
 

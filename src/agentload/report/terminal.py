@@ -17,6 +17,7 @@ from agentload.analysis.summary import MetricStats, Summary
 from agentload.metrics.aggregate import RunAggregator
 from agentload.metrics.window import RollingWindow, WindowSnapshot
 from agentload.report.bottleneck_view import text_lines as bottleneck_lines
+from agentload.report.jobs import jobs_line
 from agentload.report.personas import persona_table
 from agentload.report.slo_view import goodput_lines, threshold_value, trust_line
 from agentload.slo.evaluate import Verdict
@@ -38,7 +39,11 @@ _COLUMNS = ("mean", "p50", "p90", "p95", "p99", "p99.9", "max")
 def render_summary(summary: Summary) -> RenderableType:
     """The end-of-run report as a Group: counts, latencies, tokens and rates, errors,
     per-action breakdown (when there is more than one action), warnings."""
-    parts: list[RenderableType] = [_counts_line(summary), _latency_table(summary.metrics)]
+    parts: list[RenderableType] = []
+    # An untrusted run says so before any number (those include the generator's delays).
+    if (untrusted := trust_line(summary.to_dict())) is not None:
+        parts.append(Text(untrusted, style="bold yellow"))
+    parts += [_counts_line(summary), _latency_table(summary.metrics)]
     parts.append(_rates_line(summary))
     if summary.errors_by_kind:
         errors = Table(title="errors by kind", title_justify="left")
@@ -66,12 +71,12 @@ def render_summary(summary: Summary) -> RenderableType:
         parts.append(actions)
     if summary.sessions is not None:
         parts.extend(_sessions_parts(summary.sessions))
+    if (jobs := jobs_line(summary.jobs)) is not None:
+        parts.append(Text(f"async {jobs}"))
     if summary.thresholds:
         parts.append(thresholds_table(summary.thresholds))
     if summary.goodput is not None:
         parts.extend(Text(line) for line in goodput_lines(summary.goodput.to_dict()))
-    if (untrusted := trust_line(summary.to_dict())) is not None:
-        parts.append(Text(untrusted, style="bold yellow"))
     if summary.bottleneck is not None:
         parts.extend(Text(line) for line in bottleneck_lines(summary.bottleneck.to_dict()))
     parts.extend(Text(f"warning: {w}", style="yellow") for w in summary.warnings)

@@ -12,18 +12,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-import aiohttp
 import httptools
 
+from agentload.clients.failures import MalformedResponse, ServerDisconnected
 from agentload.clients.fasthttp.response import FastResponse, Headers
 
-
-class ServerDisconnected(aiohttp.ClientPayloadError):
-    """The server closed the connection before the response was complete."""
-
-
-class MalformedResponse(aiohttp.http_exceptions.HttpProcessingError):
-    """Bytes that are not a valid HTTP/1.1 response."""
+__all__ = ["Connection", "MalformedResponse", "ServerDisconnected"]
 
 
 class Connection(asyncio.Protocol):
@@ -128,7 +122,7 @@ class Connection(asyncio.Protocol):
             self._parser.feed_data(data)
         except httptools.HttpParserError as exc:
             if not self.unusable:  # not already handled by an unsolicited-response check
-                self._fail(MalformedResponse(message=f"malformed HTTP response: {exc}"))
+                self._fail(MalformedResponse(f"malformed HTTP response: {exc}"))
             self.abort()
 
     def eof_received(self) -> bool:

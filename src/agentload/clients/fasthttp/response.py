@@ -9,7 +9,7 @@ fixed-size read buffering sits between the socket and the SSE decoder.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -44,7 +44,17 @@ class Headers(Mapping[str, str]):
 class Body:
     """The response body as a stream of the chunks the socket delivered."""
 
-    __slots__ = ("_chunks", "_conn", "_eof", "_error", "_paused", "_size", "_waiter")
+    __slots__ = (
+        "_chunks",
+        "_conn",
+        "_consumer",
+        "_consumer_error",
+        "_eof",
+        "_error",
+        "_paused",
+        "_size",
+        "_waiter",
+    )
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
@@ -56,10 +66,15 @@ class Body:
         self._error: BaseException | None = None
         self._waiter: asyncio.Future[None] | None = None
         self._paused = False
+        self._consumer: Callable[[bytes], bool] | None = None
+        self._consumer_error: Exception | None = None
 
     # --- fed by the connection (protocol callbacks) ------------------------------------
 
     def feed(self, data: bytes) -> None:
+        if self._consumer is not None:
+            self._deliver(data)
+            return
         self._chunks.append(data)
         self._size += len(data)
         if self._size > _PAUSE_AT_BYTES and not self._paused:
@@ -81,7 +96,50 @@ class Body:
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
+    def _deliver(self, data: bytes) -> None:
+        consumer = self._consumer
+        assert consumer is not None
+        try:
+            finished = consumer(data)
+        except Exception as exc:  # the reader's error, raised to it from consumed()
+            self._consumer = None
+            self._consumer_error = exc
+            self._wake()
+            return
+        if finished:
+            self._consumer = None
+            self._wake()
+
     # --- read by the protocol reader ---------------------------------------------------
+
+    def consume(self, consumer: Callable[[bytes], bool]) -> None:
+        """Hand each chunk to ``consumer`` the moment it arrives, inside the connection's
+        callback: no coroutine wakes up per chunk (the streaming hot path). ``consumer``
+        returns True when it wants no more; later bytes are buffered for ``read`` again.
+        An exception it raises ends consuming and is raised by ``consumed``."""
+        self._consumer = consumer
+        if self._chunks:
+            data = b"".join(self._chunks)
+            self._chunks.clear()
+            self._size = 0
+            if self._paused:
+                self._paused = False
+                self._conn.resume_reading()
+            self._deliver(data)
+
+    async def consumed(self) -> None:
+        """Wait until the consumer is finished or the body has ended (or failed)."""
+        while self._consumer is not None and not self._eof:
+            if self._error is not None:
+                raise self._error
+            self._waiter = waiter = asyncio.get_running_loop().create_future()
+            try:
+                await waiter
+            finally:
+                self._waiter = None
+        self._consumer = None
+        if self._consumer_error is not None:
+            raise self._consumer_error
 
     def at_eof(self) -> bool:
         return self._eof and not self._chunks
