@@ -1,5 +1,5 @@
 """``agentload compare`` on real runs of the reference agent (baseline vs optimized profile),
-plus its exit codes. Bounded: each run is 3 s of a closed model with 16 users."""
+plus its exit codes. Bounded: runs of 3 s (closed, 16 users) and 6 s (open, 130/s)."""
 
 from __future__ import annotations
 
@@ -9,25 +9,26 @@ import pytest
 
 from agentload import api
 from agentload.analysis.compare import compare
-from agentload.analysis.compare_samples import OUTSIDE_SERVER, load_run_samples
+from agentload.analysis.compare_samples import load_run_samples
 from agentload.config.models import Scenario
 from tests.conftest import running_reference_agent
 from tests.e2e.test_cli import agentload, assert_no_traceback
 from tests.unit.analysis.test_compare import make_run
 
 
-def scenario(url: str, seed: int, duration_s: float = 3.0) -> Scenario:
+def scenario(url: str, seed: int, duration_s: float = 3.0, rate: str | None = None) -> Scenario:
+    """Closed (16 users, no think time) by default; open Poisson at ``rate`` when given."""
+    load: dict[str, object] = (
+        {"model": "closed", "users": 16, "think_time": {"min": 0, "max": 0}}
+        if rate is None
+        else {"arrival": "poisson", "rate": rate}
+    )
     return Scenario.model_validate(
         {
             "name": "cmp",
             "seed": seed,
             "target": {"base_url": url, "protocol": "openai-chat"},
-            "load": {
-                "model": "closed",
-                "users": 16,
-                "think_time": {"min": 0, "max": 0},
-                "duration": duration_s,
-            },
+            "load": {**load, "duration": duration_s},
             "request": {"prompt_tokens": 200, "max_tokens": 32, "stream": True},
         }
     )
@@ -35,14 +36,22 @@ def scenario(url: str, seed: int, duration_s: float = 3.0) -> Scenario:
 
 @pytest.fixture(scope="module")
 def profile_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Baseline and optimized at --speed 100 (enough requests for a p99 in 3 s), and two
-    seeds of one configuration at --speed 10 after a warm-up run (a fresh agent's first
-    seconds are slower, which is a real difference, not noise)."""
+    """Each profile at --speed 80 after a warm-up: closed 16 users for 3 s (what it can
+    take) and open Poisson at 130/s for 6 s (the same load on both, ~75% of the baseline's
+    capacity, enough requests for a p99); and two seeds of one configuration at --speed 10
+    after a warm-up run (a fresh agent's first seconds are slower, which is a real
+    difference, not noise)."""
     tmp = tmp_path_factory.mktemp("profiles")
     runs = {}
     for profile in ("baseline", "optimized"):
-        with running_reference_agent(tmp / profile, "--speed", "100", "--profile", profile) as url:
-            runs[profile] = api.run(scenario(url, 1), out_dir=tmp / f"run-{profile}").run_dir
+        with running_reference_agent(tmp / profile, "--speed", "80", "--profile", profile) as url:
+            api.run(scenario(url, 0, duration_s=0.5), out_dir=tmp / f"warm-up-{profile}")
+            runs[f"closed-{profile}"] = api.run(
+                scenario(url, 1), out_dir=tmp / f"closed-{profile}"
+            ).run_dir
+            runs[f"open-{profile}"] = api.run(
+                scenario(url, 1, duration_s=6.0, rate="130/s"), out_dir=tmp / f"open-{profile}"
+            ).run_dir
     with running_reference_agent(tmp / "same", "--speed", "10") as url:
         api.run(scenario(url, 0, duration_s=1.0), out_dir=tmp / "warm-up")
         for seed in (1, 2):
@@ -53,23 +62,29 @@ def profile_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.mark.slow
-def test_optimized_profile_is_a_significant_p99_improvement(profile_runs: dict[str, Path]) -> None:
-    result = compare(
-        load_run_samples(profile_runs["baseline"]), load_run_samples(profile_runs["optimized"])
+def test_optimized_profile_improves_capacity_and_p99_through_queueing(
+    profile_runs: dict[str, Path],
+) -> None:
+    closed = compare(
+        load_run_samples(profile_runs["closed-baseline"]),
+        load_run_samples(profile_runs["closed-optimized"]),
     )
-    by_name = {m.name: m for m in result.metrics}
-    # The optimized profile cuts median and p90 latency and TTFT by half or more, which
-    # survives the between-run widening of the intervals even on a busy host; its p99 and
-    # throughput gains are smaller than this host's run-to-run swings in 3 s runs (and a
-    # p99 may lack the 500 samples it needs), so they only must not read as regressions.
-    for name in ("latency_p50", "latency_p90", "ttft_p50"):
+    by_name = {m.name: m for m in closed.metrics}
+    # Capacity: 16 users with no think time complete as many requests as the server can
+    # take; the baseline answers one at a time, the optimized profile batches (~6x here).
+    for name in ("ok_rate", "achieved_rate", "latency_p50", "ttft_p50"):
         assert by_name[name].verdict == "improved", by_name[name]
-    for name in ("latency_p99", "ok_rate", "achieved_rate"):
-        assert by_name[name].verdict != "regressed", by_name[name]
-    # Baseline requests wait for the server's one-at-a-time lock before its Server-Timing
-    # phases start, so that queueing shows up as time outside the server's phases.
-    top = result.attribution["latency_p99"][0]
-    assert top.phase in (OUTSIDE_SERVER, "queue") and (top.share or 0) > 0.5
+    same_load = compare(
+        load_run_samples(profile_runs["open-baseline"]),
+        load_run_samples(profile_runs["open-optimized"]),
+    )
+    by_name = {m.name: m for m in same_load.metrics}
+    assert by_name["latency_p99"].verdict == "improved", by_name["latency_p99"]
+    assert by_name["achieved_rate"].verdict == "no change", by_name["achieved_rate"]
+    # Baseline requests wait for the server's one-at-a-time lock, which it reports as
+    # queue: that is where the p99 went.
+    top = same_load.attribution["latency_p99"][0]
+    assert top.phase == "queue" and (top.share or 0) > 0.5, same_load.attribution["latency_p99"]
 
 
 @pytest.mark.slow

@@ -96,7 +96,7 @@ class AgentRunner:
     async def run(self, request: TurnRequest) -> AsyncGenerator[TurnEvent, None]:
         """The turn's events, ending with one ``Done`` or ``Failed``. ``aclose()`` (or
         ``contextlib.aclosing``) before the end cancels the engine generation in progress."""
-        turn = _Turn(self._on_phase)
+        turn = _Turn(self._on_phase, waited_ns=request.waited_ns)
         session_id = request.session_id
         try:
             context, lost = SessionContext(), False
@@ -185,14 +185,16 @@ class AgentRunner:
 class _Turn:
     """One turn's bookkeeping: phases, usage, and the generation to cancel on exit."""
 
-    def __init__(self, on_phase: PhaseHook | None) -> None:
-        self.started_ns = time.monotonic_ns()
+    def __init__(self, on_phase: PhaseHook | None, *, waited_ns: int = 0) -> None:
+        self.started_ns = time.monotonic_ns() - waited_ns
         self.phases_ms = dict.fromkeys(PHASES, 0.0)
         self.prompt_tokens = 0
         self.completion_tokens = 0
         self.finish_reason = "stop"
         self.generation: Generation | None = None
         self._on_phase = on_phase
+        if waited_ns > 0:
+            self.add("queue", waited_ns / NS_PER_MS)
 
     def add(self, phase: str, ms: float) -> None:
         self.phases_ms[phase] += ms

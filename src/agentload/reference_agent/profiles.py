@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -45,6 +46,15 @@ class Serializer:
             yield
 
 
+SERIAL_WAIT_KEY = "agentload_serial_wait_ns"
+
+
+def serial_wait_ns(scope: Scope) -> int:
+    """How long this request waited for the baseline profile's lock (0 when it did not)."""
+    state = scope.get("state")
+    return int(state.get(SERIAL_WAIT_KEY, 0)) if isinstance(state, dict) else 0
+
+
 class SerialMiddleware:
     """Wraps each work request in ``Serializer.hold`` (baseline profile).
 
@@ -64,5 +74,7 @@ class SerialMiddleware:
         ):
             await self.app(scope, receive, send)
             return
+        arrived_ns = time.monotonic_ns()
         async with self.serializer.hold():
+            scope.setdefault("state", {})[SERIAL_WAIT_KEY] = time.monotonic_ns() - arrived_ns
             await self.app(scope, receive, send)

@@ -33,6 +33,7 @@ from agentload.protocol.openai_chat import (
     encode_stream_chunk,
     sse_frame,
 )
+from agentload.reference_agent.profiles import serial_wait_ns
 from agentload.reference_agent.responses import (
     JSON,
     StreamCut,
@@ -81,6 +82,7 @@ async def chat_completions(request: Request) -> Response:
         tools=tuple(offered),
         execute_tools=False,
         seed=chat.seed,
+        waited_ns=serial_wait_ns(request.scope),
     )
     completion_id = f"chatcmpl-{secrets.token_hex(12)}"
     model, created = svc.engine.model_name, int(time.time())

@@ -31,6 +31,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from agentload.protocol.openai_chat import ChatMessage
+from agentload.reference_agent.profiles import serial_wait_ns
 from agentload.reference_agent.responses import (
     TurnStream,
     error_response,
@@ -122,7 +123,10 @@ async def create_response(request: Request, body: ResponseInput) -> Response:
     if body.instructions:
         messages.insert(0, ChatMessage(role="system", content=body.instructions))
     turn = TurnRequest(
-        messages=tuple(messages), session_id=session_id, max_tokens=body.max_output_tokens
+        messages=tuple(messages),
+        session_id=session_id,
+        max_tokens=body.max_output_tokens,
+        waited_ns=serial_wait_ns(request.scope),
     )
     answer_id = f"resp_{session_id}_{secrets.token_hex(4)}"
     head = {"id": answer_id, "model": body.model, "previous_response_id": body.previous_response_id}

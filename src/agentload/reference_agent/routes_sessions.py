@@ -17,6 +17,7 @@ runs without history and says ``context_lost``, as the store could have lost it 
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -25,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from agentload.protocol.openai_chat import ChatMessage
+from agentload.reference_agent.profiles import serial_wait_ns
 from agentload.reference_agent.responses import (
     StreamCut,
     TurnStream,
@@ -100,6 +102,7 @@ async def send_message(
     turn, problem = turn_request(svc, body, session_id)
     if turn is None:
         return error_response(400, problem, "invalid_request_error", received_ns)
+    turn = dataclasses.replace(turn, waited_ns=serial_wait_ns(request.scope))
     wants_stream = body.stream or "text/event-stream" in request.headers.get("accept", "")
     if not wants_stream:
         state = await unless_disconnected(

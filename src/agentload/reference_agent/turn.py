@@ -83,6 +83,9 @@ class TurnRequest:
     tools: Sequence[str] = ()  # names the model may call; empty: answer directly
     execute_tools: bool = True
     seed: int | None = None
+    # Time the request waited before the agent took it up (the baseline profile's
+    # one-at-a-time lock): reported as ``queue``, since a client cannot tell it apart.
+    waited_ns: int = 0
 
 
 class TurnRunner(Protocol):
