@@ -11,6 +11,9 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from agentload.report.slo_view import threshold_value
+from agentload.slo.evaluate import UNITS
+from agentload.slo.grammar import parse_threshold
 from agentload.units import format_duration_ms
 
 CAPACITY_MARKDOWN = "capacity.md"
@@ -70,7 +73,11 @@ def headline(doc: Mapping[str, Any]) -> list[str]:
     if broke:
         what = broke.get("expr") or broke.get("saturation") or "?"
         observed = broke.get("observed")
-        seen = f" (observed {observed:.4g})" if isinstance(observed, int | float) else ""
+        seen = (
+            f" (observed {_observed(broke.get('expr'), observed)})"
+            if isinstance(observed, int | float)
+            else ""
+        )
         lines.append(f"first to break: {what}{seen} at {_num(broke['value'])} {unit}")
     knee = doc.get("knee")
     if knee:
@@ -111,3 +118,12 @@ def _num(value: float | int | Sequence[Any] | None) -> str:
     if not isinstance(value, int | float):
         return "-"
     return f"{value:.3g}" if value < 1000 else f"{value:,.0f}"
+
+
+def _observed(expr: object, value: float) -> str:
+    """The observed value in its threshold's unit (569ms, 1.2%), as the run report shows it."""
+    try:
+        unit = UNITS[parse_threshold(str(expr)).kind]
+    except (ValueError, KeyError):
+        return f"{value:.4g}"
+    return threshold_value(value, unit)
