@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from agentload.protocol.sse import SSEDecoder
 
 line_text = st.text(
-    st.characters(blacklist_characters="\r\n", blacklist_categories=("Cs",)), max_size=30
+    st.characters(exclude_characters="\r\n", exclude_categories=["Cs"]), max_size=30
 )
 block = st.one_of(
     line_text.map(lambda t: f"data: {t}\n\n"),  # the shape the fast path takes
