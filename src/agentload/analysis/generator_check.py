@@ -14,11 +14,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from agentload.clock import NS_PER_S
-from agentload.records.samples import Sample
+from agentload.records.samples import (
+    GENERATOR_COLLECTOR,
+    GENERATOR_CPU_SERIES,
+    GENERATOR_LAG_SERIES,
+    Sample,
+)
 
-COLLECTOR = "generator"
-CPU_SERIES = "generator.cpu_percent"
-LAG_SERIES = "generator.loop_lag_ms"
+COLLECTOR = GENERATOR_COLLECTOR
+CPU_SERIES = GENERATOR_CPU_SERIES
+LAG_SERIES = GENERATOR_LAG_SERIES
 CPU_LIMIT_PERCENT = 90.0
 LOOP_LAG_LIMIT_MS = 50.0
 CONSECUTIVE = 2

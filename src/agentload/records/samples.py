@@ -27,6 +27,11 @@ from agentload.errors import RunDirError
 
 TELEMETRY_FILE = "telemetry.jsonl"
 
+# The load generator's own collector and the series its self-check reads.
+GENERATOR_COLLECTOR = "generator"
+GENERATOR_CPU_SERIES = "generator.cpu_percent"
+GENERATOR_LAG_SERIES = "generator.loop_lag_ms"
+
 
 class Sample(msgspec.Struct, frozen=True):
     at_ns: int

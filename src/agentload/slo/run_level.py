@@ -21,8 +21,12 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from agentload.analysis.generator_check import COLLECTOR, CPU_SERIES, LAG_SERIES
-from agentload.records.samples import Sample
+from agentload.records.samples import (
+    GENERATOR_COLLECTOR,
+    GENERATOR_CPU_SERIES,
+    GENERATOR_LAG_SERIES,
+    Sample,
+)
 from agentload.slo.threshold import Threshold
 
 NO_TELEMETRY = "no generator telemetry (telemetry.generator is off or the run was too short)"
@@ -44,11 +48,13 @@ class RunFacts:
         cpu: list[float] = []
         lag: list[float] = []
         for sample in samples:
-            if sample.collector != COLLECTOR:
+            if sample.collector != GENERATOR_COLLECTOR:
                 continue
-            if (value := sample.values.get(CPU_SERIES)) is not None and math.isfinite(value):
+            value = sample.values.get(GENERATOR_CPU_SERIES)
+            if value is not None and math.isfinite(value):
                 cpu.append(value)
-            if (value := sample.values.get(LAG_SERIES)) is not None and math.isfinite(value):
+            value = sample.values.get(GENERATOR_LAG_SERIES)
+            if value is not None and math.isfinite(value):
                 lag.append(value)
         return cls(tuple(cpu), tuple(lag), tuple(untrustworthy_because))
 

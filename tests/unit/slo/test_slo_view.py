@@ -102,5 +102,5 @@ def test_an_untrustworthy_run_says_why_and_fails_its_gate() -> None:
     assert summary.thresholds[0].ok is False and summary.thresholds[0].note == reason
     assert "NOT TRUSTWORTHY: generator fell behind" in terminal_text(summary)
     markdown = summary_markdown(summary.to_dict(), title="t")
-    assert "**NOT TRUSTWORTHY: generator fell behind" in markdown
+    assert "**⚠️ NOT TRUSTWORTHY: generator fell behind" in markdown
     assert "| `trustworthy == true` | false | true | - | ❌ FAIL (generator fell behind" in markdown
