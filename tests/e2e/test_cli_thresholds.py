@@ -117,4 +117,4 @@ def test_the_trust_gate_fails_a_saturated_run_and_the_markdown_says_why(
     (row,) = [line for line in report.stdout.splitlines() if "`trustworthy == true`" in line]
     assert row.startswith("| `trustworthy == true` | false | true | - | ❌ FAIL (")
     assert "generator saturated from t=" in row
-    assert "**NOT TRUSTWORTHY: " in report.stdout
+    assert "**⚠️ NOT TRUSTWORTHY: " in report.stdout
