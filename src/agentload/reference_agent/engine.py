@@ -19,17 +19,15 @@ retried request can succeed, and the same arrivals fail the same way in every ru
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
-from types import TracebackType
 
 from agentload.clock import NS_PER_MS, NS_PER_S
 from agentload.reference_agent.calibration import ModelProfile, load_profile
 from agentload.reference_agent.engine_config import EngineConfig
 from agentload.reference_agent.engine_kv import KvBudget, default_kv_budget_tokens
-from agentload.reference_agent.engine_output import plan_output
+from agentload.reference_agent.engine_lifecycle import EngineTask, planned_generation
 from agentload.reference_agent.engine_scheduler import BatchScheduler
 from agentload.reference_agent.engine_steps import Hold, Seq
 from agentload.reference_agent.inference import (
@@ -39,7 +37,6 @@ from agentload.reference_agent.inference import (
     GenerationRequest,
 )
 from agentload.reference_agent.settings import AgentSettings
-from agentload.reference_agent.text import TokenSource
 
 __all__ = ["EngineConfig", "SimulatedEngine"]
 
@@ -48,7 +45,7 @@ logger = logging.getLogger(__name__)
 _MAX_SLACK_NS = 5 * NS_PER_MS
 
 
-class SimulatedEngine:
+class SimulatedEngine(EngineTask):
     """An ``InferenceEngine`` that sleeps the calibrated cost of each step."""
 
     def __init__(self, config: EngineConfig | None = None) -> None:
@@ -77,43 +74,10 @@ class SimulatedEngine:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="simulated-engine")
 
-    async def aclose(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    async def __aenter__(self) -> SimulatedEngine:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
     def submit(self, request: GenerationRequest) -> Generation:
         cfg = self.config
-        output = plan_output(
-            request.max_tokens,
-            engine_seed=cfg.seed,
-            request_seed=request.seed,
-            median_tokens=cfg.default_max_tokens,
-            sigma=cfg.output_sigma,
-            cap_tokens=cfg.max_output_tokens,
-        )
-        generation = Generation(
-            prompt_tokens=max(1, request.prompt_tokens),
-            output_tokens=output.tokens,
-            finish_reason=output.finish_reason,
-            source=TokenSource(cfg.seed, request.seed),
-            arrived_ns=time.monotonic_ns(),
-        )
-        if self._task is None or self._task.done():
+        generation, output = planned_generation(request, cfg)
+        if not self.running():
             generation.fail("the inference engine is not running")
             return generation
         inject_oom = cfg.oom_rate > 0 and self._faults.random() < cfg.oom_rate

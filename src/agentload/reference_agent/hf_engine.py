@@ -24,14 +24,12 @@ Build it from the agent's settings with ``HFEngine.from_settings(settings)`` (``
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 import time
 from pathlib import Path
-from types import TracebackType
 
 from agentload.clock import NS_PER_MS
-from agentload.reference_agent.engine_output import plan_output
+from agentload.reference_agent.engine_lifecycle import EngineTask, planned_generation
 from agentload.reference_agent.hf_batch import BatchRun
 from agentload.reference_agent.hf_config import HFEngineConfig
 from agentload.reference_agent.hf_model import (
@@ -50,12 +48,11 @@ from agentload.reference_agent.inference import (
     GenerationRequest,
 )
 from agentload.reference_agent.settings import AgentSettings, EngineSettings
-from agentload.reference_agent.text import TokenSource
 
 __all__ = ["HFEngine", "HFEngineConfig"]
 
 
-class HFEngine:
+class HFEngine(EngineTask):
     """An ``InferenceEngine`` that runs a transformers model; loads it in ``start``."""
 
     def __init__(self, config: HFEngineConfig | None = None) -> None:
@@ -100,43 +97,10 @@ class HFEngine:
             if self._task is None:  # a concurrent start may have won while this one loaded
                 self._task = asyncio.create_task(self._run(runner), name="hf-engine")
 
-    async def aclose(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    async def __aenter__(self) -> HFEngine:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
     def submit(self, request: GenerationRequest) -> Generation:
         cfg = self.config
-        output = plan_output(
-            request.max_tokens,
-            engine_seed=cfg.seed,
-            request_seed=request.seed,
-            median_tokens=cfg.default_max_tokens,
-            sigma=cfg.output_sigma,
-            cap_tokens=cfg.max_output_tokens,
-        )
-        generation = Generation(
-            prompt_tokens=max(1, request.prompt_tokens),
-            output_tokens=output.tokens,
-            finish_reason=output.finish_reason,
-            source=TokenSource(cfg.seed, request.seed),  # unused: the model's words are emitted
-            arrived_ns=time.monotonic_ns(),
-        )
-        if self._task is None or self._task.done() or self.runner is None:
+        generation, output = planned_generation(request, cfg)
+        if not self.running() or self.runner is None:
             generation.fail("the inference engine is not running")
             return generation
         need = generation.prompt_tokens + output.tokens
