@@ -7,9 +7,14 @@ default tolerances, and prints, per metric, how many pairs gave a verdict other 
 difference seen per metric, which is what the default tolerances are calibrated against.
 
     .venv/bin/python bench/compare_false_alarm.py --pairs 20
+    .venv/bin/python bench/compare_false_alarm.py --pairs 20 --replicates 2 --keep /tmp/r2
+    .venv/bin/python bench/compare_false_alarm.py --reuse /tmp/r2 --use-runs 1
 
-About 5 s per pair with the defaults. Every run is bounded in time (``--duration``) and all
-traffic stays on loopback.
+With ``--replicates K`` each side of a pair is K runs (``agentload compare B1,B2 N1,N2``),
+made alternately; ``--use-runs N`` re-judges kept pairs with only the first N runs of each
+side, so one set of runs shows single-run and replicate comparisons under the same host
+conditions. About 5 s per pair and replicate with the defaults. Every run is bounded in time
+(``--duration``) and all traffic stays on loopback.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from agentload import api
-from agentload.analysis.compare import compare
+from agentload.analysis.compare import compare_sides
 from agentload.analysis.compare_samples import load_run_samples
 from agentload.config.models import Scenario
 
@@ -76,31 +81,46 @@ def reference_agent(tmp: Path, *args: str) -> Iterator[str]:
             proc.wait()
 
 
+Side = list[Path]  # one run, or several replicate runs of one configuration
+
+
 def run_pairs(
-    root: Path, pairs: int, duration_s: float, users: int, speed: str, rate: float | None
-) -> list[list[Path]]:
-    """``pairs`` pairs of run directories under ``root``, all against one agent."""
+    root: Path,
+    pairs: int,
+    duration_s: float,
+    users: int,
+    speed: str,
+    rate: float | None,
+    replicates: int,
+) -> list[tuple[Side, Side]]:
+    """``pairs`` pairs of sides under ``root``, all against one agent. The runs of a pair
+    alternate between its sides (base, new, base, new, ...), as a user should make them, so
+    that a drift of the host hits both sides alike."""
     out = []
     with reference_agent(root, "--speed", speed) as url:
         # A fresh agent's first second is slower (a real difference, not noise).
         api.run(scenario(url, 0, 1.0, users, rate), out_dir=root / "warm-up")
         for pair in range(pairs):
-            out.append(
-                [
-                    api.run(
-                        scenario(url, 1000 + 2 * pair + k, duration_s, users, rate),
-                        out_dir=root / f"p{pair:02d}-{k}",
-                    ).run_dir
-                    for k in (0, 1)
-                ]
-            )
+            sides: tuple[Side, Side] = ([], [])
+            for k in range(replicates):
+                for side in (0, 1):
+                    seed = 1000 + 2 * replicates * pair + 2 * k + side
+                    result = api.run(
+                        scenario(url, seed, duration_s, users, rate),
+                        out_dir=root / f"p{pair:02d}-{side}{k}",
+                    )
+                    sides[side].append(result.run_dir)
+            out.append(sides)
             print(f"ran pair {pair + 1}", file=sys.stderr, flush=True)
     return out
 
 
-def stored_pairs(root: Path) -> list[list[Path]]:
-    firsts = sorted(root.glob("p*-0"))
-    return [[p, p.with_name(p.name[:-1] + "1")] for p in firsts]
+def stored_pairs(root: Path) -> list[tuple[Side, Side]]:
+    prefixes = sorted({p.name.split("-")[0] for p in root.glob("p*-*")})
+    return [
+        (sorted(root.glob(f"{prefix}-0*")), sorted(root.glob(f"{prefix}-1*")))
+        for prefix in prefixes
+    ]
 
 
 def main() -> None:
@@ -110,32 +130,49 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=16)
     parser.add_argument("--speed", default="10", help="reference agent --speed")
     parser.add_argument("--rate", type=float, help="open model at this rate instead of users")
+    parser.add_argument(
+        "--replicates", type=int, default=1, help="runs per side (compare B1,B2 N1,N2)"
+    )
     parser.add_argument("--keep", type=Path, help="write the runs here (a new folder)")
     parser.add_argument("--reuse", type=Path, help="compare the runs a --keep left here")
+    parser.add_argument("--use-runs", type=int, help="with --reuse: the first N runs per side")
     args = parser.parse_args()
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as name:
         if args.reuse is not None:
             pairs = stored_pairs(args.reuse)
+            if args.use_runs:
+                pairs = [(b[: args.use_runs], n[: args.use_runs]) for b, n in pairs]
         else:
             root = args.keep or Path(name)
             root.mkdir(parents=True, exist_ok=args.keep is None)
-            pairs = run_pairs(root, args.pairs, args.duration, args.users, args.speed, args.rate)
+            pairs = run_pairs(
+                root,
+                args.pairs,
+                args.duration,
+                args.users,
+                args.speed,
+                args.rate,
+                args.replicates,
+            )
         report(pairs)
     load = f"{args.users} users" if args.rate is None else f"open {args.rate:g}/s"
+    runs = len(pairs[0][0]) if pairs else 0
     print(
-        f"{len(pairs)} pairs of {args.duration:g}-s runs, {load}, agent --speed "
+        f"{len(pairs)} pairs of {runs} × {args.duration:g}-s runs per side, {load}, agent --speed "
         f"{args.speed}; {time.monotonic() - started:.0f} s in all"
     )
 
 
-def report(pairs: list[list[Path]]) -> None:
+def report(pairs: list[tuple[Side, Side]]) -> None:
     alarms: Counter[str] = Counter()
     tested: Counter[str] = Counter()
     worst: dict[str, float] = defaultdict(float)
     pairs_with_alarm = 0
     for number, (base, new) in enumerate(pairs):
-        result = compare(load_run_samples(base), load_run_samples(new), seed=number)
+        result = compare_sides(
+            [load_run_samples(p) for p in base], [load_run_samples(p) for p in new], seed=number
+        )
         flagged = []
         for m in result.metrics:
             if m.verdict == "inconclusive":

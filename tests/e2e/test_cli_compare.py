@@ -158,3 +158,25 @@ def test_incompatible_or_missing_runs_are_one_line_errors(tmp_path: Path) -> Non
         assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("error: ")
     bad = agentload("compare", str(base), str(base), "--tolerance", "p99")
     assert bad.returncode == 2 and "NAME=PERCENT" in bad.stderr
+
+
+def test_replicate_runs_per_side_from_the_cli(tmp_path: Path) -> None:
+    """``compare B1,B2 N1,N2``: values are means over the runs, the header says so, a real
+    regression still fails the gate, and a bad list is a one-line error."""
+    bases = [make_run(tmp_path / f"base{i}", i) for i in (1, 2)]
+    news = [make_run(tmp_path / f"new{i}", 10 + i, queue_ms=40.0) for i in (1, 2)]
+    proc = agentload(
+        "compare",
+        ",".join(str(p) for p in bases),
+        ",".join(str(p) for p in news),
+        "--fail-on-regression",
+        "--md",
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert "mean of 2 runs" in proc.stdout
+    assert "significant regression: latency_p50" in proc.stderr
+    for side in (f"{bases[0]},", f"{bases[0]},{bases[0]}"):
+        bad = agentload("compare", side, str(news[0]))
+        assert bad.returncode == 2, bad.stderr
+        assert bad.stderr.count("\n") == 1 and "BASE" in bad.stderr
+        assert_no_traceback(bad)

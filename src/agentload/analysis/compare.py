@@ -31,16 +31,27 @@ alarm in one comparison stays near ``ALPHA`` (5%) when the noise model holds.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Final, Literal
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Final
 
 import numpy as np
 
+from agentload.analysis import compare_replicates as rep
 from agentload.analysis import compare_stats as st
-from agentload.analysis.compare_attribution import PhaseChange, attribute
-from agentload.analysis.compare_samples import BIN_NS, FloatArray, IntArray, RunSamples
+from agentload.analysis.compare_attribution import attribute
+from agentload.analysis.compare_result import Comparison, MetricChange, Verdict
+from agentload.analysis.compare_samples import (
+    BIN_NS,
+    FloatArray,
+    IntArray,
+    PhaseSamples,
+    RunSamples,
+)
 from agentload.errors import RunDirError
+
+__all__ = ["Comparison", "MetricChange", "Verdict", "compare", "compare_sides"]
 
 ALPHA: Final = 0.05
 # Within-run intervals are stretched by this factor about the observed change, for the
@@ -50,51 +61,18 @@ BETWEEN_RUN_FACTOR: Final = 2.0
 MIN_DURATION_S: Final = 1.0
 MIN_SAMPLES: Final = 20
 MIN_TAIL: Final = 5
-Verdict = Literal["improved", "regressed", "no change", "inconclusive"]
+DEFAULT_TOLERANCE = 0.05
+
+Values = tuple[FloatArray, IntArray | None]  # samples in schedule order, resampling units
 
 
 @dataclass(frozen=True, slots=True)
-class MetricChange:
-    name: str
-    unit: str  # "ms", "/s" or "ratio"
-    base: float | None
-    new: float | None
-    verdict: Verdict
-    ci_low: float | None = None  # interval of new - base, in the metric's unit
-    ci_high: float | None = None
-    reason: str = ""  # why inconclusive
+class _Spec:
+    """A percentile metric: its name, p, and how to read its samples from a run."""
 
-    @property
-    def delta(self) -> float | None:
-        return None if self.base is None or self.new is None else self.new - self.base
-
-    @property
-    def relative(self) -> float | None:
-        delta = self.delta
-        return None if delta is None or not self.base else delta / abs(self.base)
-
-
-@dataclass(frozen=True, slots=True)
-class Comparison:
-    base_name: str
-    new_name: str
-    confidence: float  # of each interval, after the Bonferroni correction
-    metrics: tuple[MetricChange, ...]
-    attribution: Mapping[str, tuple[PhaseChange, ...]] = field(default_factory=dict)
-
-    @property
-    def regressions(self) -> tuple[MetricChange, ...]:
-        return tuple(m for m in self.metrics if m.verdict == "regressed")
-
-
-@dataclass(frozen=True, slots=True)
-class _Percentile:
     name: str
     p: float
-    base: FloatArray
-    new: FloatArray
-    base_units: IntArray | None = None
-    new_units: IntArray | None = None
+    values: Callable[[RunSamples], Values]
 
 
 def check_compatible(base: RunSamples, new: RunSamples) -> None:
@@ -102,9 +80,6 @@ def check_compatible(base: RunSamples, new: RunSamples) -> None:
     a, b = base.meta.get("protocol"), new.meta.get("protocol")
     if a != b:
         raise RunDirError(f"cannot compare runs of different protocols: {a} vs {b}")
-
-
-DEFAULT_TOLERANCE = 0.05
 
 
 def tolerance_for(name: str, tolerances: Mapping[str, float]) -> float:
@@ -125,20 +100,40 @@ def compare(
     seed: int = 0,
     resamples: int = st.RESAMPLES,
 ) -> Comparison:
-    check_compatible(base, new)
+    """One run on each side."""
+    return compare_sides([base], [new], tolerances=tolerances, seed=seed, resamples=resamples)
+
+
+def compare_sides(
+    bases: Sequence[RunSamples],
+    news: Sequence[RunSamples],
+    *,
+    tolerances: Mapping[str, float] | None = None,
+    seed: int = 0,
+    resamples: int = st.RESAMPLES,
+) -> Comparison:
+    """Each side one run or several replicate runs of one configuration
+    (``compare_replicates`` has the statistics of the latter)."""
+    if not bases or not news:
+        raise ValueError("each side needs at least one run")
+    for run in (*bases[1:], *news):
+        check_compatible(bases[0], run)
     tolerances = tolerances or {}
     short = [
         r.path.name
-        for r in (base, new)
+        for r in (*bases, *news)
         if r.summary.duration_s is None or r.summary.duration_s < MIN_DURATION_S
     ]
-    percentiles = _percentile_metrics(base, new)
-    tested = 3 + sum(1 for m in percentiles if _too_few(m) is None)
-    confidence = 1 - ALPHA / max(tested, 1)
+    specs = _percentile_specs([*bases, *news])
+    testable = [spec for spec in specs if _too_few(spec, bases, news) is None]
+    confidence = 1 - ALPHA / max(3 + len(testable), 1)
     rng = np.random.default_rng(seed)
-    changes = [*_rate_metrics(base, new, confidence)]
-    for metric in percentiles:
-        changes.append(_percentile_change(metric, rng, confidence, resamples))
+    single = len(bases) == 1 and len(news) == 1
+    changes = _rate_metrics(bases[0], news[0], confidence) if single else []
+    if not single:
+        changes = _replicate_rate_metrics(bases, news, confidence)
+    for spec in specs:
+        changes.append(_percentile_change(spec, bases, news, rng, confidence, resamples))
     if short:
         reason = f"run shorter than {MIN_DURATION_S:g} s: {', '.join(short)}"
         changes = [
@@ -146,73 +141,159 @@ def compare(
             for c in changes
         ]
     final = tuple(_judge(c, tolerance_for(c.name, tolerances)) for c in changes)
+    base_latency, new_latency = _pooled(bases), _pooled(news)
     attribution = {
-        m.name: attribute(base.latency, new.latency, m.p)
-        for m in percentiles
-        if m.name.startswith("latency_p") and "[" not in m.name
+        spec.name: attribute(base_latency, new_latency, spec.p)
+        for spec in specs
+        if spec.name.startswith("latency_p") and "[" not in spec.name
     }
     return Comparison(
-        base_name=str(base.meta.get("name", base.path.name)),
-        new_name=str(new.meta.get("name", new.path.name)),
+        base_name=_side_name(bases),
+        new_name=_side_name(news),
         confidence=confidence,
         metrics=final,
         attribution={k: v for k, v in attribution.items() if v},
+        base_runs=len(bases),
+        new_runs=len(news),
     )
 
 
-def _percentile_metrics(base: RunSamples, new: RunSamples) -> list[_Percentile]:
+def _side_name(runs: Sequence[RunSamples]) -> str:
+    name = str(runs[0].meta.get("name", runs[0].path.name))
+    return name if len(runs) == 1 else f"{name} (mean of {len(runs)} runs)"
+
+
+def _pooled(runs: Sequence[RunSamples]) -> PhaseSamples:
+    """Every run's ok requests one after the other (phases a run lacks are NaN)."""
+    if len(runs) == 1:
+        return runs[0].latency
+    names = sorted({name for r in runs for name in r.latency.phases_ms})
+    latency = np.concatenate([r.latency.latency_ms for r in runs])
+    phases = {
+        name: np.concatenate(
+            [
+                r.latency.phases_ms.get(name, np.full(len(r.latency.latency_ms), np.nan))
+                for r in runs
+            ]
+        )
+        for name in names
+    }
+    return PhaseSamples(latency_ms=latency, phases_ms=phases)
+
+
+def _percentile_specs(runs: Sequence[RunSamples]) -> list[_Spec]:
     out = [
-        _Percentile(f"latency_p{p:g}", p, base.latency.latency_ms, new.latency.latency_ms)
-        for p in (50, 90, 99)
+        _Spec(f"latency_p{p:g}", p, lambda r: (r.latency.latency_ms, None)) for p in (50, 90, 99)
     ]
-    out += [_Percentile(f"ttft_p{p:g}", p, base.ttft_ms, new.ttft_ms) for p in (50, 99)]
-    out += [
-        _Percentile(f"itl_p{p:g}", p, base.itl_ms, new.itl_ms, base.itl_unit, new.itl_unit)
-        for p in (50, 99)
-    ]
-    actions = sorted(set(base.per_action_ms) & set(new.per_action_ms))
+    out += [_Spec(f"ttft_p{p:g}", p, lambda r: (r.ttft_ms, None)) for p in (50, 99)]
+    out += [_Spec(f"itl_p{p:g}", p, lambda r: (r.itl_ms, r.itl_unit)) for p in (50, 99)]
+    actions = sorted(set.intersection(*(set(r.per_action_ms) for r in runs)))
     if len(actions) > 1:
         for action in actions:
             for p in (50, 99):
                 out.append(
-                    _Percentile(
+                    _Spec(
                         f"latency_p{p:g}[{action}]",
                         p,
-                        base.per_action_ms[action],
-                        new.per_action_ms[action],
+                        partial(_action_values, action),
                     )
                 )
     return out
 
 
-def _too_few(metric: _Percentile) -> str | None:
-    for values in (metric.base, metric.new):
-        if len(values) < MIN_SAMPLES:
+def _action_values(action: str, run: RunSamples) -> Values:
+    return run.per_action_ms[action], None
+
+
+def _too_few(spec: _Spec, bases: Sequence[RunSamples], news: Sequence[RunSamples]) -> str | None:
+    for run in (*bases, *news):
+        n = len(spec.values(run)[0])
+        if n < MIN_SAMPLES:
             return f"fewer than {MIN_SAMPLES} samples"
-        if len(values) * (100 - metric.p) / 100 < MIN_TAIL:
-            needed = math.ceil(MIN_TAIL * 100 / (100 - metric.p))
-            return f"p{metric.p:g} needs at least {needed} samples, a run has {len(values)}"
+        if n * (100 - spec.p) / 100 < MIN_TAIL:
+            needed = math.ceil(MIN_TAIL * 100 / (100 - spec.p))
+            return f"p{spec.p:g} needs at least {needed} samples, a run has {n}"
     return None
 
 
+def _side_value(spec: _Spec, runs: Sequence[RunSamples]) -> float | None:
+    """The percentile of one run, or the mean of the runs' percentiles."""
+    values = [spec.values(r)[0] for r in runs]
+    if any(len(v) == 0 for v in values):
+        return None
+    return float(np.mean([st.nearest_rank(v, spec.p) for v in values]))
+
+
 def _percentile_change(
-    metric: _Percentile, rng: np.random.Generator, confidence: float, resamples: int
+    spec: _Spec,
+    bases: Sequence[RunSamples],
+    news: Sequence[RunSamples],
+    rng: np.random.Generator,
+    confidence: float,
+    resamples: int,
 ) -> MetricChange:
-    base = st.nearest_rank(metric.base, metric.p) if len(metric.base) else None
-    new = st.nearest_rank(metric.new, metric.p) if len(metric.new) else None
-    reason = _too_few(metric)
+    base, new = _side_value(spec, bases), _side_value(spec, news)
+    reason = _too_few(spec, bases, news)
     if reason is not None:
-        return MetricChange(metric.name, "ms", base, new, "inconclusive", reason=reason)
-    b = st.bootstrap_percentile(
-        metric.base, metric.p, rng, units=metric.base_units, resamples=resamples
-    )
-    n = st.bootstrap_percentile(
-        metric.new, metric.p, rng, units=metric.new_units, resamples=resamples
-    )
-    interval = st.percentile_interval(n - b, confidence)
+        return MetricChange(spec.name, "ms", base, new, "inconclusive", reason=reason)
     assert base is not None and new is not None  # _too_few guarantees samples
-    interval = st.widened(interval, new - base, BETWEEN_RUN_FACTOR)
-    return MetricChange(metric.name, "ms", base, new, "no change", interval.low, interval.high)
+    if len(bases) == 1 and len(news) == 1:
+        (b_values, b_units), (n_values, n_units) = spec.values(bases[0]), spec.values(news[0])
+        b = st.bootstrap_percentile(b_values, spec.p, rng, units=b_units, resamples=resamples)
+        n = st.bootstrap_percentile(n_values, spec.p, rng, units=n_units, resamples=resamples)
+        interval = st.percentile_interval(n - b, confidence)
+        interval = st.widened(interval, new - base, BETWEEN_RUN_FACTOR)
+    else:
+        sides = [
+            rep.side_estimate(
+                [rep.percentile_statistic(spec.values(r), spec.p, rng, resamples) for r in runs],
+                BETWEEN_RUN_FACTOR,
+            )
+            for runs in (bases, news)
+        ]
+        interval = rep.difference_interval(sides[0], sides[1], confidence)
+    return MetricChange(spec.name, "ms", base, new, "no change", interval.low, interval.high)
+
+
+def _replicate_rate_metrics(
+    bases: Sequence[RunSamples], news: Sequence[RunSamples], confidence: float
+) -> list[MetricChange]:
+    out = []
+    for name in ("achieved_rate", "ok_rate"):
+        inputs = rep.rate_inputs(name)
+        if any(not inputs(r)[1] for r in (*bases, *news)):
+            out.append(MetricChange(name, "/s", None, None, "inconclusive", reason="no rate"))
+            continue
+        sides = []
+        for runs in (bases, news):
+            stats = []
+            for r in runs:
+                count, seconds, bins = inputs(r)
+                assert seconds  # checked above
+                stats.append(rep.rate_statistic(count, seconds, bins))
+            sides.append(rep.side_estimate(stats, BETWEEN_RUN_FACTOR))
+        iv = rep.difference_interval(sides[0], sides[1], confidence)
+        out.append(
+            MetricChange(name, "/s", sides[0].mean, sides[1].mean, "no change", iv.low, iv.high)
+        )
+    if any(r.summary.sent == 0 for r in (*bases, *news)):
+        reason = "a run sent no request"
+        out.append(MetricChange("error_rate", "ratio", None, None, "inconclusive", reason=reason))
+        return out
+    sides = [
+        rep.side_estimate(
+            [rep.error_rate_statistic(r.summary.error, r.summary.sent) for r in runs],
+            BETWEEN_RUN_FACTOR,
+        )
+        for runs in (bases, news)
+    ]
+    iv = rep.difference_interval(sides[0], sides[1], confidence)
+    out.append(
+        MetricChange(
+            "error_rate", "ratio", sides[0].mean, sides[1].mean, "no change", iv.low, iv.high
+        )
+    )
+    return out
 
 
 def _rate_metrics(base: RunSamples, new: RunSamples, confidence: float) -> list[MetricChange]:

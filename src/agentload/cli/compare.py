@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from agentload.analysis.compare import compare
+from agentload.analysis.compare import compare_sides
 from agentload.analysis.compare_samples import load_run_samples
 from agentload.cli.console import make_console
 from agentload.errors import UsageError
@@ -24,7 +24,10 @@ HELP = (
     "confidence interval of the change (block bootstrap over requests for percentiles, "
     "Poisson and two-proportion intervals for rates), and a verdict: improved, regressed, "
     "no change, or inconclusive (too few samples or a run too short). When records carry "
-    "Server-Timing phases, says which phases the change came from. Exit codes: 0 done; "
+    "Server-Timing phases, says which phases the change came from. Either side may be "
+    "several replicate runs of one configuration, comma-separated (BASE1,BASE2 NEW1,NEW2): "
+    "values are then means over the runs and the spread between them widens the intervals, "
+    "which is what makes a comparison on a noisy machine trustworthy. Exit codes: 0 done; "
     "1 a significant regression with --fail-on-regression; 2 unreadable or incompatible runs."
 )
 _STYLES = {"improved": "green", "regressed": "red", "no change": "", "inconclusive": "yellow"}
@@ -49,9 +52,23 @@ def parse_tolerances(values: list[str]) -> dict[str, float]:
     return out
 
 
+def parse_side(value: str, label: str) -> list[Path]:
+    """``DIR`` or ``DIR1,DIR2,...`` → run directories (replicates of one side)."""
+    parts = [part.strip() for part in value.split(",")]
+    if not all(parts):
+        raise UsageError(f"{label} {value!r}: an empty run directory name; write DIR or DIR1,DIR2")
+    if len(set(parts)) != len(parts):
+        raise UsageError(f"{label} {value!r}: a run directory is listed twice")
+    return [Path(part) for part in parts]
+
+
 def compare_command(
-    base: Path = typer.Argument(..., help="The run directory before the change."),
-    new: Path = typer.Argument(..., help="The run directory after the change."),
+    base: str = typer.Argument(
+        ..., help="The run directory before the change, or several comma-separated replicates."
+    ),
+    new: str = typer.Argument(
+        ..., help="The run directory after the change, or several comma-separated replicates."
+    ),
     fail_on_regression: bool = typer.Option(
         False, "--fail-on-regression", help="Exit 1 when any metric regressed significantly."
     ),
@@ -70,14 +87,20 @@ def compare_command(
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap resampling."),
 ) -> None:
     tolerances = parse_tolerances(tolerance)
-    comparison = compare(
-        load_run_samples(base), load_run_samples(new), tolerances=tolerances, seed=seed
+    base_dirs, new_dirs = parse_side(base, "BASE"), parse_side(new, "NEW")
+    comparison = compare_sides(
+        [load_run_samples(path) for path in base_dirs],
+        [load_run_samples(path) for path in new_dirs],
+        tolerances=tolerances,
+        seed=seed,
     )
     if md_to is not None:
         md_to.write_text(compare_markdown(comparison), encoding="utf-8")
         print(f"wrote {md_to}", file=sys.stderr)
     if html_to is not None:
-        html_to.write_text(render_compare_html(comparison, base, new), encoding="utf-8")
+        html_to.write_text(
+            render_compare_html(comparison, base_dirs[0], new_dirs[0]), encoding="utf-8"
+        )
         print(f"wrote {html_to}", file=sys.stderr)
     if md:
         print(compare_markdown(comparison), end="")
