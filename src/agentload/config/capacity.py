@@ -26,17 +26,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
+from agentload.config.fields import DurationS, Strict
 from agentload.slo.grammar import parse_threshold
-from agentload.units import parse_duration_s, parse_rate_per_s
+from agentload.units import parse_rate_per_s
 
 Vary = Literal["rate", "users", "sessions_rate"]
 
 # The load model each varied quantity belongs to.
 LOAD_MODEL_OF: dict[str, str] = {"rate": "open", "users": "closed", "sessions_rate": "sessions"}
-
-DurationS = Annotated[float, BeforeValidator(parse_duration_s)]
 
 
 def _ratio(value: Any) -> Any:
@@ -61,9 +60,7 @@ Ratio = Annotated[float, BeforeValidator(_ratio)]
 Amount = Annotated[float, BeforeValidator(_amount)]
 
 
-class CapacityConfig(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class CapacityConfig(Strict):
     vary: Vary = Field("rate", description="rate, users or sessions_rate")
     start: Amount = Field(1.0, gt=0, le=10_000_000, description="first value probed")
     max: Amount = Field(1000.0, gt=0, le=10_000_000, description="highest value offered")

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
+from agentload.config.fields import Strict
 from agentload.units import parse_duration_s
 
 _DurationS = Annotated[float, BeforeValidator(parse_duration_s)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class ResponsesRequest(_Strict):
+class ResponsesRequest(Strict):
     """OpenAI Responses (``POST /v1/responses``): each turn sends only its new input and
     threads the conversation with ``previous_response_id``; the server keeps the history."""
 
@@ -35,7 +32,7 @@ class ResponsesRequest(_Strict):
         return self
 
 
-class A2ARequest(_Strict):
+class A2ARequest(Strict):
     """An A2A message (JSON-RPC 2.0): ``SendMessage``, or ``SendStreamingMessage`` with
     ``stream``; a session's turns share one ``contextId``. With ``get``, the task is read
     back with ``GetTask`` after it completes (its time counts in the turn)."""

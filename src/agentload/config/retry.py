@@ -18,12 +18,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
+from agentload.config.fields import DurationS, Strict
 from agentload.records.record import ErrorKind
-from agentload.units import parse_duration_s
-
-DurationS = Annotated[float, BeforeValidator(parse_duration_s)]
 
 # Failing before anything was sent, rate limiting, and server errors: safe and usual to retry.
 DEFAULT_RETRY_ON = (
@@ -47,18 +45,14 @@ def _ratio(value: Any) -> Any:
     return value
 
 
-class Backoff(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class Backoff(Strict):
     initial: DurationS = Field(0.1, ge=0, le=3600, description="wait before the first retry")
     multiplier: float = Field(2.0, ge=1, le=10)
     max: DurationS = Field(2.0, ge=0, le=3600, description="the longest wait between attempts")
     jitter: float = Field(0.2, ge=0, lt=1, description="each wait is drawn within ±this share")
 
 
-class RetryPolicy(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class RetryPolicy(Strict):
     on: tuple[ErrorKind, ...] = Field(DEFAULT_RETRY_ON, min_length=1)
     max_attempts: int = Field(3, ge=1, le=20, description="attempts per request, the first one too")
     budget: Annotated[float, BeforeValidator(_ratio)] = Field(

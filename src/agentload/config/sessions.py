@@ -19,19 +19,16 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
+from agentload.config.fields import Strict
 from agentload.units import parse_duration_s
 
 Number = Annotated[float, BeforeValidator(parse_duration_s)]
 DISTRIBUTION_KINDS = ("lognormal", "fixed", "uniform", "exponential", "empirical")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Distribution(_Strict):
+class Distribution(Strict):
     """A non-negative quantity drawn per session or per turn (see the module docstring)."""
 
     kind: Literal["lognormal", "fixed", "uniform", "exponential", "empirical"] = "lognormal"
@@ -96,7 +93,7 @@ DEFAULT_TURNS = Distribution(kind="lognormal", median=4, sigma=0.5, min=1, max=5
 DEFAULT_THINK = Distribution(kind="uniform", min=1.0, max=3.0)
 
 
-class ClassifyRule(_Strict):
+class ClassifyRule(Strict):
     """Which responses mean a given error kind: a status, a JSON path's value, or a regex
     over the body; every condition given must hold. The first matching rule wins."""
 
@@ -137,7 +134,7 @@ DEFAULT_CLASSIFY = (
 )
 
 
-class ContextCheck(_Strict):
+class ContextCheck(Strict):
     """Plant a fact in an early turn and ask for it later: a later answer without it is a
     ``context_lost`` error on that turn. The sentences must be ones the agent understands;
     the defaults suit the reference agent ("the code is N" / "what is the code?")."""
@@ -148,7 +145,7 @@ class ContextCheck(_Strict):
     ask: str = Field("What is the code?", min_length=1)
 
 
-class PersonaSpec(_Strict):
+class PersonaSpec(Strict):
     """One kind of session in a weighted mix of personas. A field left out takes the
     scenario's value (``request``, ``actions``, ``mix``, ``flow``) or ``load``'s
     (``turns``, ``think_time``, ``session_duration``)."""

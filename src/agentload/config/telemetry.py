@@ -21,16 +21,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, Field
 from yarl import URL
 
-from agentload.units import parse_duration_s
-
-DurationS = Annotated[float, BeforeValidator(parse_duration_s)]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+from agentload.config.fields import DurationS, Strict
 
 
 def _check_http_url(value: str) -> str:
@@ -53,17 +47,17 @@ def _check_redis_url(value: str) -> str:
     return value
 
 
-class HostTelemetry(_Strict):
+class HostTelemetry(Strict):
     processes: tuple[str | int, ...] = Field(
         (), description="processes to follow: a PID, or a name matched in the command line"
     )
 
 
-class GpuTelemetry(_Strict):
+class GpuTelemetry(Strict):
     devices: tuple[int, ...] | None = Field(None, description="GPU indices (default: all)")
 
 
-class PrometheusTelemetry(_Strict):
+class PrometheusTelemetry(Strict):
     url: Annotated[str, AfterValidator(_check_http_url)] = Field(
         description="a /metrics URL, e.g. http://127.0.0.1:8000/metrics"
     )
@@ -78,14 +72,14 @@ class PrometheusTelemetry(_Strict):
     timeout: DurationS = Field(2.0, gt=0, le=60, description="per scrape")
 
 
-class RedisTelemetry(_Strict):
+class RedisTelemetry(Strict):
     url: Annotated[str, AfterValidator(_check_redis_url)] = Field(
         description="e.g. redis://127.0.0.1:6379/0"
     )
     timeout: DurationS = Field(2.0, gt=0, le=60, description="per INFO and PING")
 
 
-class GeneratorTelemetry(_Strict):
+class GeneratorTelemetry(Strict):
     cpu_saturated_percent: float = Field(
         90.0, gt=0, le=100, description="process CPU (percent of one core) counted as saturated"
     )
@@ -94,7 +88,7 @@ class GeneratorTelemetry(_Strict):
     )
 
 
-class TelemetryConfig(_Strict):
+class TelemetryConfig(Strict):
     interval: DurationS = Field(1.0, ge=0.05, le=3600, description="time between samples")
     host: HostTelemetry | None = None
     gpu: GpuTelemetry | None = None

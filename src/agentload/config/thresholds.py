@@ -21,15 +21,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any, Final
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, model_validator
 
+from agentload.config.fields import DurationS, RatePerS, Strict
 from agentload.slo.grammar import Threshold, format_percentile, parse_threshold
-from agentload.units import parse_duration_s, parse_rate_per_s
 
 RATE_TOLERANCE: Final = 0.95  # as agentload.analysis.validity.RATE_SHORTFALL_RATIO
-
-DurationS = Annotated[float, BeforeValidator(parse_duration_s)]
-RatePerS = Annotated[float, BeforeValidator(parse_rate_per_s)]
 
 
 def _check_expr(text: str) -> str:
@@ -54,11 +51,7 @@ def _check_action(name: str) -> str:
     return name
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class ThresholdSpec(_Strict):
+class ThresholdSpec(Strict):
     """One threshold; a bare string in YAML is ``{expr: ...}``."""
 
     expr: Annotated[str, AfterValidator(_check_expr)] = Field(
@@ -87,7 +80,7 @@ class ThresholdSpec(_Strict):
         return parse_threshold(self.expr)
 
 
-class ActionTargets(_Strict):
+class ActionTargets(Strict):
     """The classic target row of one action: rate, latency percentiles, error rate."""
 
     rate: RatePerS | None = Field(None, gt=0, description="throughput to sustain, e.g. 1000/s")
@@ -135,7 +128,7 @@ def all_thresholds(thresholds: Thresholds, targets: Mapping[str, ActionTargets])
     return (*thresholds, *expanded)
 
 
-class SloSection(_Strict):
+class SloSection(Strict):
     """Only the threshold part of a scenario, e.g. read back from a run's scenario.yaml."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
