@@ -16,7 +16,7 @@ from agentload import api
 from agentload.config import parse_scenario
 from agentload.records.record import ErrorKind, Outcome, RequestRecord
 from agentload.records.rundir import RunDir
-from tests.conftest import free_port
+from tests.conftest import free_port, running_reference_agent
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -28,7 +28,7 @@ def run(url: str, out: Path, **request: object) -> list[RequestRecord]:
         "load": {"model": "sessions", "rate": "10/s", "sessions": 3, "turns": 3,
                  "think_time": "20ms",
                  "context_check": {"plant_turn": 0, "check_every": 2}},
-        "request": {"prompt_tokens": 20, **request},
+        "request": {**({} if "content" in request else {"prompt_tokens": 20}), **request},
     }  # fmt: skip
     result = api.run(parse_scenario(yaml.safe_dump(data), source="s.yaml"), out_dir=out)
     return list(RunDir.open(result.run_dir).iter_records())
@@ -57,3 +57,18 @@ def test_turns_share_a_context_and_answer_from_it(
 def test_an_agent_that_is_not_there_is_a_connect_error(tmp_path: Path) -> None:
     records = run(f"http://127.0.0.1:{free_port()}", tmp_path / "r")
     assert records and {r.error_kind for r in records} == {ErrorKind.CONNECT_REFUSED}
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_a_failed_tool_is_a_tool_error_not_a_generic_job_failure(
+    tmp_path: Path, stream: bool
+) -> None:
+    config = tmp_path / "agent.yaml"
+    config.write_text("faults: {tool_error_rate: 1.0}\n")
+    with running_reference_agent(tmp_path / "a", "--speed", "10", "--config", str(config)) as url:
+        records = run(url, tmp_path / "r", content="calculate 12 * (3 + 4)", stream=stream)
+    assert records
+    assert {r.error_kind for r in records} == {ErrorKind.TOOL_ERROR}, [
+        r.error_message for r in records
+    ]
+    assert all("tool_error" in (r.error_message or "") for r in records)

@@ -16,7 +16,7 @@ from typing import Any
 
 import msgspec
 
-from agentload.clients.classify import rules_for
+from agentload.clients.classify import AGENT_FAILURE_KINDS, rules_for
 from agentload.clients.failures import BodyTooLarge
 from agentload.clients.transport import Response, error_result, open_transport, read_capped
 from agentload.clock import Clock
@@ -135,7 +135,7 @@ class _Turn:
         if _TERMINAL.get(state) is not Outcome.OK:
             error = meta.get("error") if isinstance(meta.get("error"), dict) else {}
             assert isinstance(error, dict)
-            kind = ErrorKind.MODEL_OOM if error.get("type") == "model_oom" else ErrorKind.JOB_FAILED
+            kind = AGENT_FAILURE_KINDS.get(str(error.get("type")), ErrorKind.JOB_FAILED)
             return CallResult(
                 done_at=done_at, outcome=Outcome.ERROR, error_kind=kind, http_status=200,
                 error_message=f"task {state or 'ended'}: {text[:160]}",

@@ -16,6 +16,13 @@ from agentload.config.models import Target
 from agentload.config.sessions import DEFAULT_CLASSIFY, ClassifyRule
 from agentload.records.record import ErrorKind
 
+# An agent's own failure kinds, as an error body's ``type``/``code`` names them (the reference
+# agent's, and what agent servers commonly use): the clients that read a failure object map
+# these and call anything else by their protocol's generic kind.
+AGENT_FAILURE_KINDS: dict[str, ErrorKind] = {
+    kind.value: kind for kind in (ErrorKind.MODEL_OOM, ErrorKind.TOOL_ERROR, ErrorKind.CONTEXT_LOST)
+}
+
 
 def rules_for(target: Target) -> tuple[ClassifyRule, ...]:
     return (*target.classify, *DEFAULT_CLASSIFY)

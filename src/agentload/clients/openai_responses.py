@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from agentload.clients.classify import rules_for
+from agentload.clients.classify import AGENT_FAILURE_KINDS, rules_for
 from agentload.clients.failures import BodyTooLarge
 from agentload.clients.transport import Response, error_result, open_transport, read_capped
 from agentload.clock import Clock
@@ -126,9 +126,7 @@ def _failed(payload: dict[str, Any], clock: Clock, status: int) -> CallResult:
     error = reply.get("error") if isinstance(reply.get("error"), dict) else {}
     assert isinstance(error, dict)
     code = str(error.get("code") or error.get("type") or "")
-    kind = {"model_oom": ErrorKind.MODEL_OOM, "context_lost": ErrorKind.CONTEXT_LOST}.get(
-        code, ErrorKind.PROTOCOL_ERROR
-    )
+    kind = AGENT_FAILURE_KINDS.get(code, ErrorKind.PROTOCOL_ERROR)
     return CallResult(
         done_at=clock.now_ns(),
         outcome=Outcome.ERROR,
