@@ -5,6 +5,7 @@ Pure: built from the steps' stats and the search's result; the driver writes it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 from agentload.analysis.capacity import Planned, SearchResult
 from agentload.analysis.capacity_stats import StepStats
 from agentload.analysis.knee import find_knee
+from agentload.slo.grammar import parse_threshold
 
 SCHEMA_VERSION = 1
 UNITS = {"rate": "requests/s", "users": "users", "sessions_rate": "sessions/s"}
@@ -67,6 +69,39 @@ def first_threshold_to_break(
     return {"value": first_fail, "expr": None}
 
 
+# As ``compare``: a percentile with fewer than this many samples beyond it is not resolved.
+MIN_TAIL = 5
+
+
+def thin_percentiles(steps: Sequence[StepRecord], search: SearchResult) -> list[str]:
+    """Warnings for the steps that decide the answer (the capacity and the first failure)
+    whose percentile thresholds rest on too few samples. The exact bootstrap treats the
+    sample as the population, so 8 answers all under the limit "pass" a p99 confidently;
+    the search still uses such a verdict, and this says that it is optimistic."""
+    deciding = {v for v in (search.capacity, search.first_fail) if v is not None}
+    latest: dict[float, StepStats] = {}
+    for step in steps:
+        if step.planned.value in deciding:
+            latest[step.planned.value] = step.stats
+    out = []
+    for value in sorted(latest):
+        for check in latest[value].checks:
+            try:
+                percentile = parse_threshold(check.expr).percentile
+            except ValueError:  # not re-parsable: nothing to say about it
+                continue
+            if percentile is None or check.observed is None:
+                continue
+            needed = math.ceil(MIN_TAIL * 100 / (100 - percentile))
+            if check.samples < needed:
+                out.append(
+                    f"{check.expr} at {value:g} rests on {check.samples} samples; a p"
+                    f"{percentile:g} needs at least {needed} to be resolved, so its verdict "
+                    "is optimistic: lengthen capacity.step_duration or aim at a lower percentile"
+                )
+    return out
+
+
 def capacity_document(
     *,
     name: str,
@@ -98,6 +133,7 @@ def capacity_document(
         "phases_s": dict(phases_s),
         "stop_reason": stop_reason,
         "first_estimate": None if first_estimate is None else dict(first_estimate),
+        "warnings": thin_percentiles(steps, search),
         "steps": [
             {
                 "index": s.index,

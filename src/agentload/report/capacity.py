@@ -89,6 +89,7 @@ def headline(doc: Mapping[str, Any]) -> list[str]:
     lines.append(f"time: {doc['elapsed_s']:.0f}s of {doc['budget_s']:.0f}s budget ({phases})")
     if doc.get("stop_reason"):
         lines.append(f"stopped early: {doc['stop_reason']}")
+    lines += [f"warning: {text}" for text in doc.get("warnings") or ()]
     return lines
 
 

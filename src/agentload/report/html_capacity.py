@@ -17,7 +17,7 @@ from typing import Any, Final
 
 from agentload.errors import RunDirError
 from agentload.report.html_charts import Spec, series
-from agentload.report.html_page import card, chart_slots, page, table
+from agentload.report.html_page import card, chart_slots, esc, page, table
 from agentload.units import format_duration_ms
 
 CAPACITY_FILE: Final = "capacity.json"
@@ -43,6 +43,7 @@ class CapacityResult:
     lower: float | None  # the bracket the search narrowed the capacity to
     upper: float | None
     knee: float | None  # where p99 starts to climb faster than load
+    warnings: tuple[str, ...] = ()  # e.g. a deciding percentile on too few samples
 
 
 def _num(value: object) -> float | None:
@@ -76,6 +77,7 @@ def parse_capacity(doc: Mapping[str, Any]) -> CapacityResult:
         lower=_num(doc.get("lower")),
         upper=_num(doc.get("upper")),
         knee=_num(knee.get("value")) if isinstance(knee, Mapping) else _num(knee),
+        warnings=tuple(str(w) for w in doc.get("warnings") or () if isinstance(w, str)),
     )
 
 
@@ -195,7 +197,8 @@ def render_capacity_html(capacity_dir: Path) -> str:
     headers = ("#", "value", "achieved /s", "p50", "p99", "errors", "verdict")
     body = (
         f'<section class="cards">{"".join(cards)}</section>'
-        f'<section class="charts">{chart_slots(charts, wide=("capacity-latency",))}</section>'
+        + "".join(f'<ul class="warnings"><li>{esc(w)}</li></ul>' for w in result.warnings)
+        + f'<section class="charts">{chart_slots(charts, wide=("capacity-latency",))}</section>'
         f"<h2>Steps, in the order run</h2>{table(headers, rows)}"
     )
     subtitle = f"capacity search · {len(result.steps)} steps · unit {result.unit or '-'}"
