@@ -62,6 +62,24 @@ def _arrival_name(value: Any) -> Any:
     )
 
 
+def _check_arrival(arrival: Any, rate: float | None, burstiness: float, example: str) -> bool:
+    """A named arrival needs a rate beside it; a mapping carries its own. True when the arrival
+    ends by itself (a trace, a finite profile), so no duration or count is needed."""
+    if isinstance(arrival, str):
+        if rate is None:
+            raise ValueError(f"a {arrival} arrival needs a rate, e.g. rate: {example}")
+        if burstiness != 1.0 and arrival != "gamma":
+            raise ValueError("burstiness applies to arrival: gamma only")
+        return False
+    if rate is not None:
+        raise ValueError("give the rate inside arrival: {kind: ..., ...}, not beside it")
+    try:
+        process = arrivals_from_spec(arrival)
+    except ValueError as exc:
+        raise ValueError(f"arrival: {exc}") from None
+    return natural_bounds(process) != (None, None)
+
+
 class OpenLoad(Strict):
     """Open model: requests arrive on a schedule, whatever the target answers.
 
@@ -87,20 +105,7 @@ class OpenLoad(Strict):
 
     @model_validator(mode="after")
     def _bounded(self) -> OpenLoad:
-        if isinstance(self.arrival, str):
-            if self.rate is None:
-                raise ValueError(f"a {self.arrival} arrival needs a rate, e.g. rate: 20/s")
-            if self.burstiness != 1.0 and self.arrival != "gamma":
-                raise ValueError("burstiness applies to arrival: gamma only")
-            self_bounded = False
-        else:
-            if self.rate is not None:
-                raise ValueError("give the rate inside arrival: {kind: ..., ...}, not beside it")
-            try:
-                process = arrivals_from_spec(self.arrival)
-            except ValueError as exc:
-                raise ValueError(f"arrival: {exc}") from None
-            self_bounded = natural_bounds(process) != (None, None)
+        self_bounded = _check_arrival(self.arrival, self.rate, self.burstiness, "20/s")
         if self.duration is None and self.requests is None and not self_bounded:
             raise ValueError("give a duration (e.g. 30s) or a number of requests, or both")
         return self
@@ -214,19 +219,8 @@ class SessionLoad(Strict):
         if self.users is not None:
             if self.rate is not None or self.arrival != "poisson" or self.burstiness != 1.0:
                 raise ValueError("users runs sessions back to back: no arrival or rate with it")
-        elif isinstance(self.arrival, str):
-            if self.rate is None:
-                raise ValueError(f"a {self.arrival} arrival needs a rate, e.g. rate: 2/s")
-            if self.burstiness != 1.0 and self.arrival != "gamma":
-                raise ValueError("burstiness applies to arrival: gamma only")
         else:
-            if self.rate is not None:
-                raise ValueError("give the rate inside arrival: {kind: ..., ...}, not beside it")
-            try:
-                process = arrivals_from_spec(self.arrival)
-            except ValueError as exc:
-                raise ValueError(f"arrival: {exc}") from None
-            self_bounded = natural_bounds(process) != (None, None)
+            self_bounded = _check_arrival(self.arrival, self.rate, self.burstiness, "2/s")
         if self.duration is None and self.sessions is None and not self_bounded:
             raise ValueError("give a duration (e.g. 60s) or a number of sessions, or both")
         return self

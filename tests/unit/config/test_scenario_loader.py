@@ -165,3 +165,26 @@ def test_random_text_gives_problems_never_other_exceptions(text: str) -> None:
         parse_scenario(text, source="s.yaml")
     except ConfigError as exc:
         assert exc.problems
+
+
+@pytest.mark.parametrize("model", ["open", "sessions"])
+@pytest.mark.parametrize(
+    ("load", "expected"),
+    [
+        ("arrival: poisson, duration: 5s", "a poisson arrival needs a rate, e.g. rate: "),
+        ("arrival: poisson, rate: 5, burstiness: 0.5, duration: 5s", "burstiness applies to"),
+        (
+            "arrival: {kind: ramp, from: 1, to: 5, duration: 5s}, rate: 5",
+            "give the rate inside arrival",
+        ),
+        ("arrival: {kind: wobble}, duration: 5s", "load: arrival: "),
+    ],
+)
+def test_arrival_mistakes_read_the_same_for_requests_and_sessions(
+    model: str, load: str, expected: str
+) -> None:
+    text = f"target: {{base_url: 'http://h'}}\nload: {{model: {model}, {load}}}\n"
+    text += "request: {prompt_tokens: 3}\n"
+    found = problems(text)
+    assert len(found) == 1 and found[0].startswith("s.yaml:2: load"), found
+    assert expected in found[0], found
