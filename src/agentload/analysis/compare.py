@@ -217,11 +217,15 @@ def _too_few(spec: _Spec, bases: Sequence[RunSamples], news: Sequence[RunSamples
 
 
 def _side_value(spec: _Spec, runs: Sequence[RunSamples]) -> float | None:
-    """The percentile of one run, or the mean of the runs' percentiles."""
+    """The percentile of one run, or the geometric mean of the runs' percentiles (the
+    arithmetic one when one is zero)."""
     values = [spec.values(r)[0] for r in runs]
     if any(len(v) == 0 for v in values):
         return None
-    return float(np.mean([st.nearest_rank(v, spec.p) for v in values]))
+    percentiles = np.array([st.nearest_rank(v, spec.p) for v in values])
+    if len(percentiles) > 1 and percentiles.min() > 0:
+        return float(np.exp(np.log(percentiles).mean()))
+    return float(percentiles.mean())
 
 
 def _percentile_change(
@@ -232,6 +236,11 @@ def _percentile_change(
     confidence: float,
     resamples: int,
 ) -> MetricChange:
+    """The interval is of the ratio new / base (log scale) when every value is positive:
+    run-to-run noise is multiplicative (a slower host stretches every latency), and a run
+    whose latency climbed throughout (a growing queue) gets a wide interval in
+    milliseconds that would otherwise swallow even a hundredfold change. It is reported as
+    the matching interval of ``new - base`` in ms."""
     base, new = _side_value(spec, bases), _side_value(spec, news)
     reason = _too_few(spec, bases, news)
     if reason is not None:
@@ -241,18 +250,32 @@ def _percentile_change(
         (b_values, b_units), (n_values, n_units) = spec.values(bases[0]), spec.values(news[0])
         b = st.bootstrap_percentile(b_values, spec.p, rng, units=b_units, resamples=resamples)
         n = st.bootstrap_percentile(n_values, spec.p, rng, units=n_units, resamples=resamples)
-        interval = st.percentile_interval(n - b, confidence)
-        interval = st.widened(interval, new - base, BETWEEN_RUN_FACTOR)
+        if min(b.min(), n.min(), base, new) > 0:
+            ratio = st.percentile_interval(np.log(n) - np.log(b), confidence)
+            ratio = st.widened(ratio, math.log(new / base), BETWEEN_RUN_FACTOR)
+            interval = _from_ratio(base, ratio)
+        else:
+            interval = st.percentile_interval(n - b, confidence)
+            interval = st.widened(interval, new - base, BETWEEN_RUN_FACTOR)
     else:
-        sides = [
-            rep.side_estimate(
-                [rep.percentile_statistic(spec.values(r), spec.p, rng, resamples) for r in runs],
-                BETWEEN_RUN_FACTOR,
-            )
+        stats = [
+            [rep.percentile_statistic(spec.values(r), spec.p, rng, resamples) for r in runs]
             for runs in (bases, news)
         ]
+        log = all(s.log_value is not None for side in stats for s in side)
+        sides = [
+            rep.side_estimate([s.on_log_scale() if log else s for s in side], BETWEEN_RUN_FACTOR)
+            for side in stats
+        ]
         interval = rep.difference_interval(sides[0], sides[1], confidence)
+        if log:
+            interval = _from_ratio(base, interval)
     return MetricChange(spec.name, "ms", base, new, "no change", interval.low, interval.high)
+
+
+def _from_ratio(base: float, log_ratio: st.Interval) -> st.Interval:
+    """An interval of log(new / base) as the interval of new - base it implies."""
+    return st.Interval(base * math.expm1(log_ratio.low), base * math.expm1(log_ratio.high))
 
 
 def _replicate_rate_metrics(

@@ -16,6 +16,8 @@ single-run widening factor: the between-run variance is the larger of the one me
 equal weights) and the assumption a single pair uses. So replicates never make a comparison
 bolder than its own averaging allows, and replicates that disagree (one run on a slow host)
 widen it. The interval of ``new - base`` is normal, at the Bonferroni-corrected confidence.
+Percentiles are combined on the log scale (a side's value is the geometric mean of its runs'
+percentiles; the interval is of the ratio, reported in ms), as in the single-run comparison.
 With one run on each side ``compare.compare`` keeps its bootstrap percentile interval.
 """
 
@@ -35,6 +37,13 @@ from agentload.analysis.compare_samples import BIN_NS, FloatArray, IntArray, Run
 class RunStatistic:
     value: float
     variance: float  # within the run
+    # A percentile's log and the variance of its replicates' logs (None when one is zero).
+    log_value: float | None = None
+    log_variance: float | None = None
+
+    def on_log_scale(self) -> RunStatistic:
+        assert self.log_value is not None and self.log_variance is not None
+        return RunStatistic(self.log_value, self.log_variance)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +81,13 @@ def percentile_statistic(
     """A run's p-th percentile and the variance of its block-bootstrap replicates."""
     values, units = samples
     replicates = st.bootstrap_percentile(values, p, rng, units=units, resamples=resamples)
-    return RunStatistic(st.nearest_rank(values, p), float(replicates.var(ddof=1)))
+    value = st.nearest_rank(values, p)
+    if value <= 0 or replicates.min() <= 0:
+        return RunStatistic(value, float(replicates.var(ddof=1)))
+    logs = np.log(replicates)
+    return RunStatistic(
+        value, float(replicates.var(ddof=1)), math.log(value), float(logs.var(ddof=1))
+    )
 
 
 def rate_statistic(count: int, seconds: float, bins: IntArray) -> RunStatistic:

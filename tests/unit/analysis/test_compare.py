@@ -164,3 +164,30 @@ def test_false_alarm_rate_on_pairs_from_one_distribution(tmp_path: Path) -> None
         if any(m.verdict in ("improved", "regressed") for m in result.metrics):
             alarms += 1
     assert alarms / 40 <= 0.10, f"false-alarm rate {alarms}/40"
+
+
+def test_a_baseline_whose_queue_grew_throughout_still_counts_as_improved(tmp_path: Path) -> None:
+    """An overloaded base run's latency climbs from ~0.2 s to ~30 s; its block bootstrap is
+    wide in milliseconds (half the blocks are fast), but a hundredfold change is no noise:
+    intervals of the ratio keep it significant."""
+    rng = np.random.default_rng(7)
+    run_dir = RunDir.create(tmp_path / "base")
+    run_dir.write_meta({"name": "base", "protocol": "openai-chat", "status": "complete"})
+    writer = run_dir.record_writer()
+    for i in range(1000):
+        intended = i * 10 * MS
+        latency_ns = int((200 + 30 * i) * float(rng.lognormal(0, 0.1)) * MS)
+        writer.add(
+            RequestRecord(
+                seq=i, worker=0, action="chat", intended_at=intended, sent_at=intended,
+                first_token_at=intended + latency_ns // 2, done_at=intended + latency_ns,
+                outcome=Outcome.OK, output_tokens=4, itl_ms=(1.0, 1.2, 0.9),
+            )
+        )  # fmt: skip
+    writer.close()
+    base = load_run_samples(tmp_path / "base")
+    new = load_run_samples(make_run(tmp_path / "new", 2, scale_ms=170.0, error_p=0))
+    by_name = {m.name: m for m in compare(base, new, seed=1).metrics}
+    for name in ("latency_p50", "latency_p90", "ttft_p50"):
+        assert by_name[name].verdict == "improved", by_name[name]
+        assert by_name[name].ci_high is not None and by_name[name].ci_high < 0

@@ -55,7 +55,8 @@ def test_every_interval_is_widened_by_the_between_run_factor(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Same seed of the bootstrap, factor 1 vs the default: each interval of the change is
-    the within-run one stretched about the observed change, so a borderline shift that the
+    the within-run one stretched about the observed change (for percentiles, on the log scale
+    of the ratio), so a borderline shift that the
     within-run interval alone calls a regression becomes no change."""
     base = load_run_samples(make_run(tmp_path / "base", 1, n=1500, error_p=0.05))
     new = load_run_samples(make_run(tmp_path / "new", 2, n=1500, scale_ms=54.0, error_p=0.05))
@@ -68,7 +69,15 @@ def test_every_interval_is_widened_by_the_between_run_factor(
         n = narrow[name]
         assert m.ci_low is not None and m.ci_high is not None
         assert n.ci_low is not None and n.ci_high is not None
-        assert m.ci_high - m.ci_low == pytest.approx(BETWEEN_RUN_FACTOR * (n.ci_high - n.ci_low))
+        if m.unit == "ms":  # percentiles: an interval of the ratio new / base, log scale
+            assert m.base is not None
+            width = math.log1p(m.ci_high / m.base) - math.log1p(m.ci_low / m.base)
+            narrow_width = math.log1p(n.ci_high / m.base) - math.log1p(n.ci_low / m.base)
+            assert width == pytest.approx(BETWEEN_RUN_FACTOR * narrow_width)
+        else:
+            assert m.ci_high - m.ci_low == pytest.approx(
+                BETWEEN_RUN_FACTOR * (n.ci_high - n.ci_low)
+            )
     flipped = [
         k for k in wide if narrow[k].verdict == "regressed" and wide[k].verdict != "regressed"
     ]
