@@ -4,14 +4,20 @@
 
 Each run holds N streams open at once (closed model, N users, one request each) against
 ``stream_server.py`` sending ``--tokens`` chunks ``--interval-ms`` apart, so every stream
-is in flight for the whole middle of the run. The figure is the kernel's peak resident
-set of the client process (``ru_maxrss``):
+is in flight for the whole middle of the run. Two figures per run:
+
+- ``peak RSS``: the kernel's peak resident set of the client process (``ru_maxrss``), the
+  end of the run included (summary, report.html, the terminal summary);
+- ``load-phase RSS``: the largest resident set the generator recorded of itself while it
+  sent (``generator.rss_bytes`` in the run's telemetry.jsonl, one sample a second): what
+  it holds while generating load, before the end-of-run analysis.
 
     KB per stream = (peak RSS with N streams − peak RSS with 1 stream) / N
 
-and the 1-stream peak is the baseline (interpreter, imports, one connection, run directory).
+and the 1-stream run is the baseline (interpreter, imports, one connection, run directory).
 ``held`` is how many of the N streams were in flight at the same time, from the records:
-the most requests whose [sent, done] intervals overlap.
+the most requests whose [sent, done] intervals overlap. ``--streams ""`` measures only the
+baseline.
 """
 
 from __future__ import annotations
@@ -51,6 +57,23 @@ def held_in_flight(run_dir: Path) -> int:
     return peak
 
 
+def load_phase_rss_kb(run_dir: Path) -> float | None:
+    """The largest ``generator.rss_bytes`` sample of a run (KiB, as ``ru_maxrss``)."""
+    path = run_dir / "telemetry.jsonl"
+    if not path.exists():
+        return None
+    rss = [
+        sample["values"]["generator.rss_bytes"]
+        for sample in map(json.loads, path.read_text().splitlines())
+        if "generator.rss_bytes" in sample.get("values", {})
+    ]
+    return max(rss) / 1024 if rss else None
+
+
+def mb(kb: float) -> str:
+    return "—" if kb != kb else f"{kb / 1024:.1f}"  # NaN: no run gave a figure
+
+
 def main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(description="resident memory per in-flight stream")
     add = parser.add_argument
@@ -63,13 +86,14 @@ def main(argv: Sequence[str]) -> int:
     args = parser.parse_args(argv)
     counts = [int(n) for n in args.streams.split(",") if n]
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    need = max(counts) * 2 + 256  # the server's sockets and the client's
+    need = max(counts, default=1) * 2 + 256  # the server's sockets and the client's
     if soft < need and hard >= need:
         resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))  # children inherit it
     server_cpu, client_cpu, pin_note = pick_cores(not args.no_pin)
     work = Path(tempfile.mkdtemp(prefix="agentload-memory-bench-"))
     stream_s = args.tokens * args.interval_ms / 1000
     peaks: dict[int, list[float]] = {}
+    loads: dict[int, list[float]] = {}
     helds: dict[int, list[int]] = {}
     with server(
         STREAM_SERVER,
@@ -96,30 +120,51 @@ def main(argv: Sequence[str]) -> int:
                     continue
                 ok = json.loads(m.stdout)["counts"]["ok"]
                 held = held_in_flight(out)
+                load_kb = load_phase_rss_kb(out)
                 peaks.setdefault(n, []).append(m.max_rss_kb)
+                if load_kb is not None:
+                    loads.setdefault(n, []).append(load_kb)
                 helds.setdefault(n, []).append(held)
                 log(
-                    f"{n} streams run {run}: peak RSS {m.max_rss_kb / 1024:.1f} MB, "
-                    f"{ok} ok, held {held}"
+                    f"{n} streams run {run}: peak RSS {m.max_rss_kb / 1024:.1f} MB, load-phase "
+                    f"RSS {mb(load_kb or float('nan'))} MB, {ok} ok, held {held}"
                 )
     base_kb = median(peaks.get(1, []))
-    rows = [["1 (baseline)", f"{base_kb / 1024:.1f}", "—", f"{median(helds.get(1, [])):.0f}"]]
+    base_load_kb = median(loads.get(1, []))
+    rows = [
+        [
+            "1 (baseline)",
+            mb(base_load_kb),
+            mb(base_kb),
+            "—",
+            f"{median(helds.get(1, [])):.0f}",
+        ]
+    ]
     per_stream = {}
     for n in counts:
         if n not in peaks:
-            rows.append([f"{n:,}", "—", "—", "failed"])
+            rows.append([f"{n:,}", "—", "—", "—", "failed"])
             continue
         peak_kb = median(peaks[n])
         per_stream[n] = (peak_kb - base_kb) / n
         rows.append(
-            [f"{n:,}", f"{peak_kb / 1024:.1f}", f"{per_stream[n]:.1f}", f"{median(helds[n]):,.0f}"]
+            [
+                f"{n:,}",
+                mb(median(loads.get(n, []))),
+                mb(peak_kb),
+                f"{per_stream[n]:.1f}",
+                f"{median(helds[n]):,.0f}",
+            ]
         )
     header = [
         f"memory per stream — {now_iso()} — {machine()}; {pin_note}",
         f"streams of {args.tokens} chunks {args.interval_ms:g} ms apart; medians of "
-        f"{args.runs} runs of peak RSS (ru_maxrss)",
+        f"{args.runs} runs; load-phase RSS: the generator's own samples while sending; peak RSS "
+        "(ru_maxrss): the whole process, end-of-run summary and report included",
     ]
-    text = table(["streams", "peak RSS MB", "KB per stream", "held in flight"], rows)
+    text = table(
+        ["streams", "load-phase RSS MB", "peak RSS MB", "KB per stream", "held in flight"], rows
+    )
     print("\n".join(header) + "\n\n" + text)
     write_result(
         args.json,
@@ -128,6 +173,7 @@ def main(argv: Sequence[str]) -> int:
             "header": header,
             "table": text,
             "baseline_mb": base_kb / 1024,
+            "baseline_load_phase_mb": base_load_kb / 1024,
             "kb_per_stream": per_stream,
         },
     )

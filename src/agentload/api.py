@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import yaml
@@ -38,7 +38,6 @@ from agentload.engine.adaptive import AdaptivePacer, adaptive_plan
 from agentload.engine.breaker import STATUS as UNREACHABLE_STATUS
 from agentload.engine.breaker import UnreachableBreaker
 from agentload.engine.heap import frozen_heap
-from agentload.engine.live_metrics import LiveMetrics
 from agentload.errors import RunDirError
 from agentload.metrics.aggregate import RunAggregator
 from agentload.metrics.window import RollingWindow
@@ -51,16 +50,19 @@ from agentload.records.rundir import (
     write_json_atomic,
 )
 from agentload.records.samples import Sample, read_samples
-from agentload.report.html import write_run_html_safely
 from agentload.sessions import compose
 from agentload.sessions.builders import RequestBuilder
 from agentload.sessions.personas import SessionShaper
 from agentload.slo.evaluate import Verdict
 from agentload.slo.tracking import RunSlo
+from agentload.telemetry.requirements import require_packages
 from agentload.telemetry.runner import TelemetryRunner
 from agentload.telemetry.summary import run_meta as telemetry_meta
 from agentload.telemetry.summary import with_telemetry
 from agentload.traffic import arrival_process, arrivals_from_spec, natural_bounds, schedule_ns
+
+if TYPE_CHECKING:  # prometheus-client loads only with --metrics-port
+    from agentload.engine.live_metrics import LiveMetrics
 
 _TICK_S = 0.25
 
@@ -141,6 +143,7 @@ def run(
     ``live_metrics`` (already serving) is fed every record and every tick of the run."""
     if live_metrics is not None:
         progress = _LiveProgress(progress, live_metrics)
+    require_packages(scenario.telemetry)  # a missing extra: exit 2 before anything is written
     run_dir = RunDir.create(out_dir or default_run_dir(scenario))
     raise_open_files_limit(max_connections(scenario))
     # frozen_heap: no full GC pass over the start-up objects in the middle of the run.
@@ -249,6 +252,8 @@ async def _run(
             records=writer.count,
         )
         run_dir.write_meta(meta)
+    from agentload.report.html import write_run_html_safely  # after the load phase
+
     write_run_html_safely(run_dir.path)  # report.html beside the records, for every run
     return RunResult(
         run_dir=run_dir.path,

@@ -105,9 +105,11 @@ def _settings(config: Path | None, overrides: dict[str, Any]) -> AgentSettings:
     """Validated settings; every problem becomes one line of a ``UsageError`` (exit 2)."""
     from agentload.errors import UsageError
     from agentload.reference_agent.settings import SettingsError, load_settings
+    from agentload.reference_agent.store import require_store_packages
 
     try:
         settings = load_settings(config, **overrides)
+        require_store_packages(settings.store.url)
     except SettingsError as exc:
         raise UsageError(str(exc)) from None
     if settings.engine.kind == "sim":

@@ -9,24 +9,104 @@ Exit codes (also in ``--help`` and the README):
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import traceback
+from typing import TYPE_CHECKING
 
 import typer
+from typer.core import TyperGroup
 
 from agentload import __version__
-from agentload.cli import agent, compare, demo, export, probe, report, run, validate
-from agentload.cli import capacity as capacity_cli
 from agentload.errors import AgentloadError
+
+if TYPE_CHECKING:  # typer's own click (importing the click package would load a second one)
+    from typer._click import Command, Context
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 ok; 1 a threshold failed or no request succeeded; 2 usage or "
     "configuration error; 3 run interrupted, aborted or a runtime error."
 )
 
+# name: (module in agentload.cli, its command, short help, no_args_is_help). A module is
+# imported only when its command runs or the help lists it, so that `run` does not carry what
+# `compare`, `capacity` or `agent` need (resident memory a load test would hold for nothing).
+_COMMANDS: dict[str, tuple[str, str, str, bool]] = {
+    "run": ("run", "run_command", "Run a load test described by a scenario file.", True),
+    "validate": ("validate", "validate_command", "Check a scenario file; send nothing.", True),
+    "demo": (
+        "demo",
+        "demo_command",
+        "30-second streaming test against the bundled reference agent.",
+        False,
+    ),
+    "report": ("report", "report_command", "Re-summarise a run directory from its records.", True),
+    "compare": (
+        "compare",
+        "compare_command",
+        "Compare two runs with confidence intervals and verdicts.",
+        True,
+    ),
+    "export": (
+        "export",
+        "export_command",
+        "Write a run's records as Parquet or CSV (one row per request).",
+        True,
+    ),
+    "capacity": (
+        "capacity",
+        "capacity_command",
+        "Find the largest load that meets every threshold.",
+        True,
+    ),
+    "probe": (
+        "probe",
+        "probe_command",
+        "Time DNS, connect, TLS, first byte, keep-alive and upload to a URL.",
+        True,
+    ),
+    "agent": ("agent", "app", "The bundled reference agent (agent serve).", False),
+}
+
+
+def _load_command(name: str) -> Command:
+    module_name, attr, short_help, no_args_is_help = _COMMANDS[name]
+    module = importlib.import_module(f"agentload.cli.{module_name}")
+    target = getattr(module, attr)
+    holder = typer.Typer(add_completion=False, rich_markup_mode=None)
+    if isinstance(target, typer.Typer):
+        holder.add_typer(target, name=name, short_help=short_help)
+    else:
+        holder.command(
+            name, help=module.HELP, short_help=short_help, no_args_is_help=no_args_is_help
+        )(target)
+    return typer.main.get_group(holder).commands[name]
+
+
+class _LazyGroup(TyperGroup):
+    """Subcommands imported on first use (click's pattern for lazily loaded subcommands)."""
+
+    def list_commands(self, ctx: Context) -> list[str]:
+        return [*super().list_commands(ctx), *(n for n in _COMMANDS if n not in self.commands)]
+
+    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
+        if cmd_name in _COMMANDS and cmd_name not in self.commands:
+            self.add_command(_load_command(cmd_name), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def resolve_command(
+        self, ctx: Context, args: list[str]
+    ) -> tuple[str | None, Command | None, list[str]]:
+        if args and args[0] not in self.commands and args[0] not in _COMMANDS:
+            for name in _COMMANDS:  # a mistyped name: "Did you mean" looks at every command
+                self.get_command(ctx, name)
+        return super().resolve_command(ctx, args)
+
+
 app = typer.Typer(
     name="agentload",
+    cls=_LazyGroup,
     help=(
         "Load-test and stress-test AI agents and LLM services, and find their bottlenecks.\n\n"
         "Start with `agentload demo` (a 30-second test against the bundled reference agent), "
@@ -38,54 +118,6 @@ app = typer.Typer(
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
-app.command(
-    "run",
-    help=run.HELP,
-    short_help="Run a load test described by a scenario file.",
-    no_args_is_help=True,
-)(run.run_command)
-app.command(
-    "validate",
-    help=validate.HELP,
-    short_help="Check a scenario file; send nothing.",
-    no_args_is_help=True,
-)(validate.validate_command)
-app.command(
-    "demo",
-    help=demo.HELP,
-    short_help="30-second streaming test against the bundled reference agent.",
-)(demo.demo_command)
-app.command(
-    "report",
-    help=report.HELP,
-    short_help="Re-summarise a run directory from its records.",
-    no_args_is_help=True,
-)(report.report_command)
-app.command(
-    "compare",
-    help=compare.HELP,
-    short_help="Compare two runs with confidence intervals and verdicts.",
-    no_args_is_help=True,
-)(compare.compare_command)
-app.command(
-    "export",
-    help=export.HELP,
-    short_help="Write a run's records as Parquet or CSV (one row per request).",
-    no_args_is_help=True,
-)(export.export_command)
-app.command(
-    "capacity",
-    help=capacity_cli.HELP,
-    short_help="Find the largest load that meets every threshold.",
-    no_args_is_help=True,
-)(capacity_cli.capacity_command)
-app.command(
-    "probe",
-    help=probe.HELP,
-    short_help="Time DNS, connect, TLS, first byte, keep-alive and upload to a URL.",
-    no_args_is_help=True,
-)(probe.probe_command)
-app.add_typer(agent.app, name="agent", short_help="The bundled reference agent (agent serve).")
 
 
 def _version(value: bool) -> None:

@@ -7,17 +7,18 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console, Group, RenderableType
-from rich.live import Live
-from rich.text import Text
 
 from agentload.api import Progress, ProgressSnapshot
 from agentload.config import Scenario
-from agentload.engine.live_metrics import Endpoint, LiveMetrics
-from agentload.report.terminal import live_line, render_live
 from agentload.slo.evaluate import Verdict
+
+if TYPE_CHECKING:  # rich, the terminal views and prometheus-client load only when used
+    from rich.console import Console, RenderableType
+
+    from agentload.engine.live_metrics import LiveMetrics
 
 _PLAIN_EVERY_S = 10.0
 _MAX_LISTED = 3  # failing thresholds named on the live line; the rest are counted
@@ -27,7 +28,8 @@ METRICS_PORT_OPTION: str | None = typer.Option(
     "--metrics-port",
     metavar="[HOST:]PORT",
     help="Serve live Prometheus metrics on http://HOST:PORT/metrics during the run (host "
-    "127.0.0.1 unless given; 0.0.0.0:PORT for a remote Prometheus). Port 0 picks a free one.",
+    "127.0.0.1 unless given; 0.0.0.0:PORT for a remote Prometheus; an IPv6 host in brackets: "
+    "[::1]:PORT). Port 0 picks a free one.",
 )
 
 
@@ -50,6 +52,10 @@ def thresholds_state(verdicts: Sequence[Verdict]) -> tuple[str, str] | None:
 
 class RichProgress:
     def __init__(self, console: Console) -> None:
+        from rich.live import Live
+
+        from agentload.report import terminal  # noqa: F401  (loaded now, not mid-run)
+
         self._live = Live(console=console, refresh_per_second=4, transient=True)
         self._live.start()
 
@@ -63,12 +69,16 @@ class RichProgress:
 
 class PlainProgress:
     def __init__(self) -> None:
+        from agentload.report import terminal  # noqa: F401  (loaded now, not mid-run)
+
         self._next_s = time.monotonic() + _PLAIN_EVERY_S
 
     def update(self, snapshot: ProgressSnapshot) -> None:
         now = time.monotonic()
         if now >= self._next_s:
             self._next_s = now + _PLAIN_EVERY_S
+            from agentload.report.terminal import live_line
+
             line = live_line(
                 snapshot.window,
                 elapsed_s=snapshot.elapsed_s,
@@ -84,6 +94,11 @@ class PlainProgress:
 
 
 def _render(snapshot: ProgressSnapshot) -> RenderableType:
+    from rich.console import Group
+    from rich.text import Text
+
+    from agentload.report.terminal import render_live
+
     view = render_live(
         snapshot.window,
         elapsed_s=snapshot.elapsed_s,
@@ -110,10 +125,12 @@ def serve_live_metrics(spec: str | None, scenario: Scenario) -> Iterator[LiveMet
     if spec is None:
         yield None
         return
+    from agentload.engine.live_metrics import Endpoint, LiveMetrics
+
     endpoint = Endpoint.parse(spec)
     metrics = LiveMetrics(name=scenario.name, protocol=scenario.target.protocol)
     port = metrics.serve(endpoint)
-    print(f"live metrics: http://{endpoint.host}:{port}/metrics", file=sys.stderr, flush=True)
+    print(f"live metrics: {endpoint.url(port)}", file=sys.stderr, flush=True)
     try:
         yield metrics
     finally:

@@ -13,6 +13,7 @@ from agentload.capacity_runner import CAPACITY_FILE
 from agentload.cli.console import make_console
 from agentload.cli.options import JSON_OPTION
 from agentload.errors import RunDirError
+from agentload.report.adaptive import adaptive_line, load_adaptive
 from agentload.report.capacity import capacity_markdown, render_capacity
 from agentload.report.html import HTML_FILE, write_run_html
 from agentload.report.html_capacity import write_capacity_html
@@ -63,6 +64,7 @@ def report_command(
             title=str(meta.get("name", run_dir.name)),
             status=status,
             probe=load_probe(run_dir),
+            adaptive=load_adaptive(run_dir),
         )
         if md_to is not None:
             md_to.write_text(text, encoding="utf-8")
@@ -71,7 +73,14 @@ def report_command(
             print(text, end="")
             return
     if json_:
-        print(json.dumps({**summary.to_dict(), "run_status": meta.get("status")}, indent=2))
+        # summary.json's keys plus what only this output has (docs/summary.schema.json): the
+        # run's status, RUN_DIR/probe.json and RUN_DIR/adaptive.json (null without them).
+        extra = {
+            "run_status": meta.get("status"),
+            "probe": load_probe(run_dir),
+            "adaptive": load_adaptive(run_dir),
+        }
+        print(json.dumps({**summary.to_dict(), **extra}, indent=2))
         return
     console = make_console()
     console.print(f"[bold]{meta.get('name', run_dir.name)}[/] — status: {status}")
@@ -80,6 +89,8 @@ def report_command(
     console.print(render_summary(summary))
     if (probe := load_probe(run_dir)) is not None:  # agentload probe URL --out RUN_DIR
         console.print(probe_renderable(probe))
+    if (adaptive := load_adaptive(run_dir)) is not None:  # load.model: adaptive
+        console.print(adaptive_line(adaptive), markup=False)
 
 
 def _report_capacity(

@@ -20,7 +20,6 @@ from agentload.cli.options import (
 )
 from agentload.cli.progress import METRICS_PORT_OPTION, make_progress, serve_live_metrics
 from agentload.config import Scenario, load_scenario
-from agentload.report.terminal import render_summary
 
 HELP = (
     "Run the load test a scenario describes, show live progress, print the summary and "
@@ -62,10 +61,10 @@ def execute(
     metrics_port: str | None = None,
 ) -> int:
     """Run, print, and return the exit code (shared with ``agentload demo``)."""
-    console = make_console()
-    if not quiet and not as_json:
+    console = None if as_json else make_console()  # --json: rich is never loaded
+    if console is not None and not quiet:
         console.print(f"[bold]agentload[/] {scenario.name} → {scenario.target.base_url}")
-    progress = make_progress(quiet=quiet or as_json, console=console)
+    progress = None if console is None else make_progress(quiet=quiet, console=console)
     try:
         with serve_live_metrics(metrics_port, scenario) as live:
             result = api.run(
@@ -74,10 +73,15 @@ def execute(
     finally:
         if progress is not None:
             progress.close()  # leaves the terminal as it was even if the run never started
-    if as_json:
+    if console is None:
         print(json.dumps(result.summary.to_dict(), indent=2))
     else:
+        from agentload.report.adaptive import adaptive_line, load_adaptive
+        from agentload.report.terminal import render_summary  # rich, after the load phase
+
         console.print(render_summary(result.summary))
+        if (adaptive := load_adaptive(result.run_dir)) is not None:  # load.model: adaptive
+            console.print(adaptive_line(adaptive), markup=False)
         console.print(f"run directory: {result.run_dir}")
         if (result.run_dir / "report.html").is_file():
             console.print(f"report: {result.run_dir / 'report.html'}")

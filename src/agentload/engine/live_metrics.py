@@ -2,8 +2,8 @@
 
 A record sink plus a ticker hook, on a registry of its own (several runs in one process do
 not collide), served by prometheus-client's HTTP server thread on ``HOST:PORT``
-(127.0.0.1 unless a host is given). Metric names follow Prometheus conventions (seconds,
-``_total`` counters), so dashboards aggregate them across generators:
+(127.0.0.1 unless a host is given; ``[::1]:PORT`` for IPv6). Metric names follow Prometheus
+conventions (seconds, ``_total`` counters), so dashboards aggregate them across generators:
 
     agentload_requests_total{action, outcome, error_kind}   counter; error_kind "" when ok
     agentload_request_latency_seconds{action}               histogram, ok requests, from the
@@ -22,6 +22,9 @@ of several generators or runs add up bucket by bucket.
 from __future__ import annotations
 
 import collections
+import errno
+import ipaddress
+import socket
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -39,26 +42,63 @@ LATENCY_BUCKETS_S: Final = (
     1.0, 1.5, 2.0, 3.0, 5.0, 7.5, 10.0, 15.0, 20.0, 30.0, 60.0, 120.0,
 )  # fmt: skip
 _RATE_WINDOW_S: Final = 1.0
+_NOT_HERE: Final = frozenset({errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT})
 
 
 @dataclass(frozen=True, slots=True)
 class Endpoint:
-    host: str
+    host: str  # an IPv6 address without its brackets
     port: int
 
     @classmethod
     def parse(cls, text: str) -> Endpoint:
-        """``PORT`` or ``HOST:PORT``; a bad value is a usage error naming the option."""
-        host, sep, port_text = text.rpartition(":")
-        try:
-            port = int(port_text)
-        except ValueError:
-            port = -1
-        if not 0 <= port <= 65535 or (sep and not host):
-            raise UsageError(
-                f"--metrics-port {text!r}: give a port (0-65535) or HOST:PORT, e.g. 9464"
-            )
+        """``PORT``, ``HOST:PORT`` or ``[IPV6]:PORT`` (brackets as in a URL: without them
+        ``::1:9464`` could be the address ``::1:9464`` or ``::1`` and a port); a bad value is a
+        usage error naming the option and the form to write."""
+        value = text.strip()
+        if value.startswith("["):
+            host, closed, rest = value[1:].partition("]")
+            port_text = rest[1:] if rest.startswith(":") else ""
+            if not closed or not _is_ipv6(host) or not port_text:
+                raise _usage(text, "write an IPv6 host in brackets with a port, e.g. [::1]:9464")
+        else:
+            host, _, port_text = value.rpartition(":")
+            if ":" in host:  # an IPv6 address without brackets
+                ok = _is_ipv6(host) and _port(port_text) >= 0
+                fix = f"[{host}]:{port_text}" if ok else f"[{value}]:9464"
+                raise _usage(text, f"an IPv6 host goes in brackets with a port, e.g. {fix}")
+        port = _port(port_text)
+        if port < 0 or (not host and ":" in value):
+            raise _usage(text, "give a port (0-65535), HOST:PORT or [IPV6]:PORT, e.g. 9464")
         return cls(host or "127.0.0.1", port)
+
+    def address(self, port: int | None = None) -> str:
+        """``HOST:PORT``, an IPv6 host in brackets; ``port`` replaces a requested port 0."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port if port is None else port}"
+
+    def url(self, port: int | None = None) -> str:
+        return f"http://{self.address(port)}/metrics"
+
+
+def _port(text: str) -> int:
+    """The port number, or -1 when ``text`` is not one."""
+    if not text.isascii() or not text.isdigit():
+        return -1
+    port = int(text)
+    return port if port <= 65535 else -1
+
+
+def _is_ipv6(text: str) -> bool:
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _usage(text: str, fix: str) -> UsageError:
+    return UsageError(f"--metrics-port {text!r}: {fix}")
 
 
 class LiveMetrics:
@@ -136,10 +176,18 @@ class LiveMetrics:
             server, thread = start_http_server(
                 endpoint.port, addr=endpoint.host, registry=self.registry
             )
-        except OSError as exc:
+        except socket.gaierror as exc:
             raise UsageError(
-                f"--metrics-port {endpoint.host}:{endpoint.port}: cannot listen: "
-                f"{exc.strerror or exc}; choose another port"
+                f"--metrics-port: cannot resolve the host {endpoint.host!r}: {exc.strerror or exc};"
+                " give an address such as 127.0.0.1, 0.0.0.0 or [::1]"
+            ) from None
+        except OSError as exc:
+            # An address this machine does not have (or IPv6 switched off) is not fixed by
+            # another port.
+            fix = "an address of this machine" if exc.errno in _NOT_HERE else "another port"
+            raise UsageError(
+                f"--metrics-port {endpoint.address()}: cannot listen: "
+                f"{exc.strerror or exc}; choose {fix}"
             ) from None
         self._server, self._thread = server, thread
         self.port = int(server.server_address[1])

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections import OrderedDict
+from importlib.util import find_spec
 from typing import Protocol
 
 import msgspec
@@ -127,6 +128,16 @@ class MemoryStore:
 
 
 _REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+REDIS_EXTRA_HINT = "pip install 'agentload[redis]'"
+
+
+def require_store_packages(url: str) -> None:
+    """A Redis store needs redis-py, an optional extra: say so before anything starts."""
+    if url.startswith(_REDIS_SCHEMES) and find_spec("redis") is None:
+        raise SettingsError(
+            "store.url: a Redis store needs the redis package, which is not installed: "
+            f"{REDIS_EXTRA_HINT} (or use store.url: memory://)"
+        )
 
 
 def open_store(settings: AgentSettings) -> ContextStore:
@@ -143,6 +154,7 @@ def open_store(settings: AgentSettings) -> ContextStore:
             latency_ms=latency_ms,
         )
     if url.startswith(_REDIS_SCHEMES):
+        require_store_packages(url)
         from agentload.reference_agent.store_redis import RedisStore  # redis loads on demand
 
         return RedisStore(

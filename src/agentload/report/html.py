@@ -17,13 +17,14 @@ from typing import Any, Final
 from agentload.analysis.summary import summarize
 from agentload.records.rundir import SUMMARY_FILE, RunDir
 from agentload.report import bottleneck_view
+from agentload.report.adaptive import adaptive_html, load_adaptive
 from agentload.report.html_charts import run_charts
 from agentload.report.html_page import card, chart_slots, esc, page, table
 from agentload.report.html_series import SeriesBuilder, run_histograms
 from agentload.report.html_tables import sessions_tables
 from agentload.report.html_telemetry import run_telemetry_charts
 from agentload.report.probe import load_probe, probe_html
-from agentload.report.slo_view import trust_line
+from agentload.report.slo_view import THRESHOLD_HEADERS, goodput_lines, threshold_row, trust_line
 from agentload.report.terminal import LATENCY_ROWS
 from agentload.units import format_duration_ms, format_rate
 
@@ -59,7 +60,8 @@ def render_run_html(path: Path) -> str:
     body = [
         trust_banner(summary),
         f'<section class="cards">{"".join(cards(summary))}</section>',
-        thresholds_html(summary.get("thresholds")),
+        thresholds_html(summary.get("thresholds"), summary.get("goodput")),
+        adaptive_html(load_adaptive(path)),  # load.model: adaptive: where it settled
         _warnings_html(summary.get("warnings", [])),
         _bottleneck_html(summary.get("bottleneck"), bottleneck_charts),
         f'<section class="charts">{chart_slots(charts, wide=_WIDE)}</section>',
@@ -202,22 +204,18 @@ def _passed(threshold: Mapping[str, Any]) -> bool | None:
     return None if verdict is None else str(verdict).lower() in ("pass", "passed", "ok")
 
 
-def thresholds_html(thresholds: object) -> str:
-    """A table of whatever fields the thresholds carry (their layout belongs to ``slo``)."""
-    if not isinstance(thresholds, list) or not thresholds:
+def thresholds_html(thresholds: object, goodput: object = None) -> str:
+    """The thresholds as the terminal and Markdown show them (observed, limit, margin,
+    verdict in the threshold's unit), then the goodput lines."""
+    verdicts = (
+        [t for t in thresholds if isinstance(t, dict)] if isinstance(thresholds, list) else []
+    )
+    lines = goodput_lines(goodput if isinstance(goodput, Mapping) else None)
+    if not verdicts and not lines:
         return ""
-    rows = [t for t in thresholds if isinstance(t, dict)]
-    columns = list(dict.fromkeys(key for t in rows for key in t))
-    body = table(columns, [[_cell(t.get(c)) for c in columns] for t in rows], numeric_from=99)
+    body = table(THRESHOLD_HEADERS, [threshold_row(v) for v in verdicts]) if verdicts else ""
+    body += "".join(f'<p class="note">{esc(line)}</p>' for line in lines)
     return f"<h2>Thresholds</h2>{body}"
-
-
-def _cell(value: object) -> str:
-    if isinstance(value, bool):
-        return "pass" if value else "FAIL"
-    if isinstance(value, float):
-        return f"{value:,.4g}"
-    return "" if value is None else str(value)
 
 
 def _warnings_html(warnings: list[str]) -> str:

@@ -1,5 +1,6 @@
-"""The comparison as a self-contained HTML page: the table, the attribution, and side-by-side
-plots (overlaid percentile spectra, latency over time) of the two runs."""
+"""The comparison as a self-contained HTML page: the table, the attribution, both runs'
+network probes and adaptive-pacing results side by side (when either run has probe.json or
+adaptive.json), and side-by-side plots (overlaid percentile spectra, latency over time)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ from pathlib import Path
 
 from agentload.analysis.compare import Comparison
 from agentload.records.rundir import RunDir
+from agentload.report.adaptive import adaptive_compare_html, load_adaptive
 from agentload.report.html_charts import Spec, series, spectrum_chart, time_chart
 from agentload.report.html_page import chart_slots, esc, page, table
 from agentload.report.html_series import RunSeries, SeriesBuilder, run_histograms
 from agentload.report.markdown import attribution_lines, comparison_row
+from agentload.report.probe import load_probe, probe_compare_html
 
 
 def _load(path: Path) -> RunSeries:
@@ -64,6 +67,8 @@ def render_compare_html(comparison: Comparison, base_path: Path, new_path: Path)
             "<ul>" + "".join(f"<li>{esc(a[2:])}</li>" for a in attribution) + "</ul>"
             if attribution
             else "",
+            probe_compare_html(load_probe(base_path), load_probe(new_path)),
+            adaptive_compare_html(load_adaptive(base_path), load_adaptive(new_path)),
             f'<section class="charts">{chart_slots(charts)}</section>',
         ]
     )

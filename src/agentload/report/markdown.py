@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from agentload.analysis.compare import Comparison, MetricChange
+from agentload.report.adaptive import adaptive_line
 from agentload.report.bottleneck_view import markdown_lines as bottleneck_markdown
 from agentload.report.jobs import jobs_line
 from agentload.report.personas import PERSONA_COLUMNS, persona_rows
@@ -45,9 +46,11 @@ def summary_markdown(
     title: str,
     status: str = "",
     probe: Mapping[str, Any] | None = None,
+    adaptive: Mapping[str, Any] | None = None,
 ) -> str:
     """``summary`` is the summary.json layout (a dict), thresholds included when present;
-    ``probe`` the run directory's probe.json (``report.probe.load_probe``), if any."""
+    ``probe`` the run directory's probe.json (``report.probe.load_probe``) and ``adaptive``
+    its adaptive.json (``report.adaptive.load_adaptive``), if any."""
     counts, rate = summary.get("counts", {}), summary.get("rate", {})
     sent = counts.get("sent", 0)
     error_rate = f"{counts.get('error', 0) / sent:.2%}" if sent else "-"
@@ -87,6 +90,8 @@ def summary_markdown(
         lines += ["", "**Thresholds**", "", *thresholds_markdown(dicts, cell)]
     if goodput := goodput_lines(summary.get("goodput")):
         lines += ["", *goodput]
+    if adaptive is not None:  # load.model: adaptive: where it settled
+        lines += ["", cell(adaptive_line(adaptive))]
     errors = summary.get("errors_by_kind", {})
     if errors:
         lines += ["", "Errors: " + ", ".join(f"{cell(k)} {v:,}" for k, v in errors.items())]

@@ -128,3 +128,46 @@ def probe_html(doc: Mapping[str, Any] | None) -> str:
     if notes[1:]:
         body += "<ul>" + "".join(f"<li>{esc(n)}</li>" for n in notes[1:]) + "</ul>"
     return f'<section id="network-probe"><h2>Network probe</h2>{body}</section>'
+
+
+COMPARE_HEADERS: Final = ("measurement", "base p50", "new p50", "base p99", "new p99")
+
+
+def probe_compare_rows(
+    base: Mapping[str, Any] | None, new: Mapping[str, Any] | None
+) -> list[list[str]]:
+    """One row per measurement either side has: p50 and p99 of base and new ("-": absent)."""
+    sides = [(doc or {}).get("measurements") or {} for doc in (base, new)]
+    rows = []
+    for key, label in MEASUREMENTS:
+        stats = [m.get(key) if isinstance(m.get(key), Mapping) else None for m in sides]
+        if stats == [None, None]:
+            continue
+        cells = [_value(key, s.get(c)) if s else "-" for c in ("p50", "p99") for s in stats]
+        rows.append([label, *cells])
+    return rows
+
+
+def probe_compare_html(base: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> str:
+    """Both runs' network probes side by side, for the comparison page; "" when neither run
+    has probe.json. A slower network on one side explains a latency change the agent did
+    not cause."""
+    if base is None and new is None:
+        return ""
+    notes = [
+        f"{side}: " + (probe_notes(doc)[0] if doc is not None else "no probe.json")
+        for side, doc in (("base", base), ("new", new))
+    ]
+    errors = [
+        f"{side} {note}"
+        for side, doc in (("base", base), ("new", new))
+        if doc is not None
+        for note in probe_notes(doc)[1:]
+        if note.startswith("error")
+    ]
+    body = "".join(f'<p class="note">{esc(n)}</p>' for n in notes)
+    if rows := probe_compare_rows(base, new):
+        body += table(COMPARE_HEADERS, rows)
+    if errors:
+        body += "<ul>" + "".join(f"<li>{esc(e)}</li>" for e in errors) + "</ul>"
+    return f'<section id="network-probe"><h2>Network probe: base vs new</h2>{body}</section>'

@@ -47,22 +47,31 @@ def margin_text(verdict: Mapping[str, Any]) -> str:
     return text if relative is None else f"{text} ({relative:+.0%})"
 
 
+THRESHOLD_HEADERS = ("threshold", "observed", "limit", "margin", "verdict")
+
+
+def threshold_row(verdict: Mapping[str, Any]) -> tuple[str, str, str, str, str]:
+    """Expression, observed, limit, margin (room on the passing side), verdict word."""
+    unit = str(verdict.get("unit", ""))
+    return (
+        str(verdict.get("expr", "")),
+        threshold_value(_number(verdict.get("observed")), unit),
+        threshold_value(_number(verdict.get("limit")), unit),
+        margin_text(verdict),
+        verdict_word(verdict),
+    )
+
+
 def thresholds_markdown(
     verdicts: Sequence[Mapping[str, Any]], cell: Callable[[object], str]
 ) -> list[str]:
-    """One row per threshold: observed, limit, margin (room on the passing side), verdict."""
-    lines = ["| threshold | observed | limit | margin | verdict |", "|---|--:|--:|--:|---|"]
+    """One row per threshold (``threshold_row``), the expression as code, the verdict with an
+    icon."""
+    lines = ["| " + " | ".join(THRESHOLD_HEADERS) + " |", "|---|--:|--:|--:|---|"]
     for v in verdicts:
-        unit = str(v.get("unit", ""))
-        word = verdict_word(v)
+        expr, observed, limit, margin, word = threshold_row(v)
         icon = "❔" if v.get("ok") is None else ("✅" if v["ok"] else "❌")
-        row = (
-            f"`{v.get('expr', '')}`",
-            threshold_value(_number(v.get("observed")), unit),
-            threshold_value(_number(v.get("limit")), unit),
-            margin_text(v),
-            f"{icon} {word}",
-        )
+        row = (f"`{expr}`", observed, limit, margin, f"{icon} {word}")
         lines.append("| " + " | ".join(cell(c) for c in row) + " |")
     return lines
 

@@ -109,11 +109,21 @@ def test_text_from_the_target_is_escaped(tmp_path: Path) -> None:
 def test_thresholds_from_summary_json_are_shown(tmp_path: Path) -> None:
     path = write_run(tmp_path / "run")
     data = summarize(RunDir(path).iter_records(), target_rate_per_s=None).to_dict()
-    data["thresholds"] = [{"expr": "p99(latency) < 1ms", "ok": False, "observed": 50.0}]
+    common = {"unit": "ms", "samples": 393, "no_data": False, "few_samples": False}
+    data["thresholds"] = [
+        {"expr": "p99(latency) < 1ms", "ok": False, "observed": 50.0, "limit": 1.0, **common},
+        {"expr": "p50(latency) < 1s", "ok": True, "observed": 40.0, "limit": 1000.0, **common},
+    ]
+    data["thresholds"][1].update(margin=960.0, margin_relative=0.96)
+    data["goodput"] = {"objectives": ["p99(latency) < 1ms"], "per_s": 0.0, "good": 0}
     (path / "summary.json").write_text(json.dumps(data))
     text = render_run_html(path)
-    assert "<h2>Thresholds</h2>" in text and "p99(latency) &lt; 1ms" in text
-    assert "FAIL" in text
+    start = text.index("<h2>Thresholds</h2>")
+    section = text[start : text.index("<h2>", start + 1)]
+    cells = [re.sub("<[^>]+>", "", row) for row in section.split("</tr>")]
+    assert cells[1] == "p99(latency) &lt; 1ms50.0ms1.0ms-FAIL"  # in the threshold's unit
+    assert cells[2] == "p50(latency) &lt; 1s40.0ms1.00s960ms (+96%)pass"  # no stray FAIL
+    assert "goodput: 0.0/s (0 requests met every objective)" in section
 
 
 def test_empty_run_still_renders(tmp_path: Path) -> None:
