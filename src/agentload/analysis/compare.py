@@ -1,7 +1,8 @@
 """Compare two runs: per metric, the change, its confidence interval and a verdict.
 
 Metrics (names are what ``--tolerance NAME=5%`` takes; a prefix such as ``latency`` covers
-every ``latency_*``): ``achieved_rate`` and ``ok_rate`` (per second, higher is better),
+every ``latency_*``): ``achieved_rate``, ``ok_rate`` and, when the runs' thresholds set
+per-request objectives, ``goodput`` (per second, higher is better),
 ``error_rate`` (errors / sent), ``latency_p50|p90|p99``, ``ttft_p50|p99``, ``itl_p50|p99``
 and, with more than one action, ``latency_p50|p99[ACTION]`` (lower is better).
 
@@ -126,12 +127,15 @@ def compare_sides(
     ]
     specs = _percentile_specs([*bases, *news])
     testable = [spec for spec in specs if _too_few(spec, bases, news) is None]
-    confidence = 1 - ALPHA / max(3 + len(testable), 1)
+    with_goodput = any(r.objectives for r in (*bases, *news))
+    confidence = 1 - ALPHA / max(3 + with_goodput + len(testable), 1)
     rng = np.random.default_rng(seed)
     single = len(bases) == 1 and len(news) == 1
     changes = _rate_metrics(bases[0], news[0], confidence) if single else []
     if not single:
         changes = _replicate_rate_metrics(bases, news, confidence)
+    if with_goodput:
+        changes.insert(2, _goodput_change(bases, news, confidence))
     for spec in specs:
         changes.append(_percentile_change(spec, bases, news, rng, confidence, resamples))
     if short:
@@ -271,6 +275,29 @@ def _percentile_change(
         if log:
             interval = _from_ratio(base, interval)
     return MetricChange(spec.name, "ms", base, new, "no change", interval.low, interval.high)
+
+
+def _goodput_change(
+    bases: Sequence[RunSamples], news: Sequence[RunSamples], confidence: float
+) -> MetricChange:
+    """Requests per second that met every per-request objective of the runs' thresholds
+    (``analysis.goodput``); only comparable when every run had the same objectives."""
+    runs = (*bases, *news)
+    if len({r.objectives for r in runs}) > 1:
+        reason = "the runs' thresholds set different per-request objectives"
+        return MetricChange("goodput", "/s", None, None, "inconclusive", reason=reason)
+    durations = [r.summary.duration_s for r in runs]
+    if not all(durations):
+        return MetricChange("goodput", "/s", None, None, "inconclusive", reason="no rate")
+    sides = []
+    for side in (bases, news):
+        stats = []
+        for r in side:
+            assert r.summary.duration_s  # checked above
+            stats.append(rep.rate_statistic(r.good, r.summary.duration_s, r.good_bins))
+        sides.append(rep.side_estimate(stats, BETWEEN_RUN_FACTOR))
+    iv = rep.difference_interval(sides[0], sides[1], confidence)
+    return MetricChange("goodput", "/s", sides[0].mean, sides[1].mean, "no change", iv.low, iv.high)
 
 
 def _from_ratio(base: float, log_ratio: st.Interval) -> st.Interval:

@@ -15,11 +15,17 @@ from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
+import yaml
+from pydantic import ValidationError
 
+from agentload.analysis.goodput import is_good, objectives
 from agentload.analysis.summary import Summary, build_summary
+from agentload.config.thresholds import SloSection
+from agentload.errors import RunDirError
 from agentload.metrics.aggregate import RunAggregator
 from agentload.records.record import Outcome, RequestRecord
-from agentload.records.rundir import RecordReadStats, RunDir
+from agentload.records.rundir import SCENARIO_FILE, RecordReadStats, RunDir
+from agentload.slo.grammar import Threshold
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -82,6 +88,11 @@ class RunSamples:
     read_stats: RecordReadStats
     sent_bins: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     ok_bins: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    # Goodput: the run's per-request objectives (from its scenario.yaml), the requests that
+    # met them all, and their completions per bin.
+    objectives: tuple[str, ...] = ()
+    good: int = 0
+    good_bins: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
 def is_client_phase(name: str) -> bool:
@@ -105,6 +116,9 @@ def load_run_samples(path: Path, *, cap: int = SAMPLE_CAP) -> RunSamples:
     """One pass over ``path``'s records: its summary and time-ordered ok samples."""
     run_dir = RunDir.open(path)
     meta = run_dir.read_meta()
+    goals = run_objectives(path)
+    good = 0
+    good_bins: dict[int, int] = {}
     stats = RecordReadStats()
     aggregator = RunAggregator()
     rows = Thinned(cap)  # (intended_at, latency, ttft, action, phases)
@@ -119,6 +133,9 @@ def load_run_samples(path: Path, *, cap: int = SAMPLE_CAP) -> RunSamples:
         if record.outcome == Outcome.OK:
             key = record.done_at // BIN_NS
             ok_bins[key] = ok_bins.get(key, 0) + 1
+            if goals and is_good(record, goals):
+                good += 1
+                good_bins[key] = good_bins.get(key, 0) + 1
         if record.outcome != Outcome.OK or (latency := record.latency_ms) is None:
             continue
         phases: dict[str, float] = {k: v for k, v in record.phases_ms.items() if k != "total"}
@@ -160,7 +177,28 @@ def load_run_samples(path: Path, *, cap: int = SAMPLE_CAP) -> RunSamples:
         read_stats=stats,
         sent_bins=_dense_bins(sent_bins),
         ok_bins=_dense_bins(ok_bins),
+        objectives=tuple(str(goal) for goal in goals),
+        good=good,
+        good_bins=_dense_bins(good_bins),
     )
+
+
+def run_objectives(path: Path) -> list[Threshold]:
+    """The per-request objectives of the run's own thresholds (``analysis.goodput``); none
+    without a scenario.yaml."""
+    try:
+        data = yaml.safe_load((path / SCENARIO_FILE).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return []
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        reason = " ".join(str(exc).split())
+        raise RunDirError(f"{path}: cannot read {SCENARIO_FILE}: {reason[:300]}") from None
+    try:
+        section = SloSection.model_validate(data if isinstance(data, dict) else {})
+    except ValidationError as exc:
+        reason = " ".join(str(exc).split())
+        raise RunDirError(f"{path}: thresholds in {SCENARIO_FILE} are invalid: {reason}") from None
+    return objectives(spec.parsed() for spec in section.all())
 
 
 def _dense_bins(counts: dict[int, int]) -> IntArray:

@@ -191,3 +191,32 @@ def test_a_baseline_whose_queue_grew_throughout_still_counts_as_improved(tmp_pat
     for name in ("latency_p50", "latency_p90", "ttft_p50"):
         assert by_name[name].verdict == "improved", by_name[name]
         assert by_name[name].ci_high is not None and by_name[name].ci_high < 0
+
+
+def with_thresholds(path: Path, *thresholds: str) -> Path:
+    (path / "scenario.yaml").write_text(
+        "thresholds:\n" + "".join(f"  - {t!r}\n" for t in thresholds), encoding="utf-8"
+    )
+    return path
+
+
+def test_goodput_is_compared_when_the_runs_set_objectives(tmp_path: Path) -> None:
+    goal = "p99(latency) < 80ms"
+    base = with_thresholds(make_run(tmp_path / "base", 1, error_p=0), goal)
+    slower = with_thresholds(make_run(tmp_path / "new", 2, scale_ms=90.0, error_p=0), goal)
+    result = compare(load_run_samples(base), load_run_samples(slower), seed=2)
+    goodput = {m.name: m for m in result.metrics}["goodput"]
+    assert goodput.verdict == "regressed", goodput
+    assert goodput.base is not None and goodput.new is not None
+    assert goodput.new < goodput.base * 0.7  # most slower answers miss 80 ms
+    other = with_thresholds(make_run(tmp_path / "other", 3, error_p=0), "p50(ttft) < 5ms")
+    mixed = {m.name: m for m in compare(load_run_samples(base), load_run_samples(other)).metrics}
+    assert mixed["goodput"].verdict == "inconclusive"
+    assert "different per-request objectives" in mixed["goodput"].reason
+    plain = compare(load_run_samples(make_run(tmp_path / "p1", 4)), load_run_samples(base))
+    assert "goodput" in {m.name for m in plain.metrics}  # one run has objectives
+    none = compare(
+        load_run_samples(make_run(tmp_path / "p2", 5)),
+        load_run_samples(make_run(tmp_path / "p3", 6)),
+    )
+    assert "goodput" not in {m.name for m in none.metrics}
