@@ -6,7 +6,10 @@ The entry point of the ``overhead`` package beside it (its docstring explains th
 
 Two sub-commands are for the benchmark's own subprocesses: ``aiohttp-worker`` (the baseline
 client) and ``profile-worker`` (``agentload`` under cProfile). Each imports only what it
-needs, so neither pays for the rest of the package.
+needs, so neither pays for the rest of the package. ``engine-only`` measures the engine and
+its record sinks in-process, without a network (``overhead/engine_only.py``)::
+
+    .venv/bin/python bench/client_overhead.py engine-only [--runs 5] [--requests 100000]
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from overhead.aiohttp_worker import main as worker
     elif args[:1] == ["profile-worker"]:
         from overhead.profiling import profile_worker as worker
+    elif args[:1] == ["engine-only"]:
+        from overhead.engine_only import main as worker
     else:
         from overhead.cli import main as bench
 

@@ -1,4 +1,7 @@
-"""The in-process CPU cost of each step agentload runs to record one completed request."""
+"""The in-process CPU cost of each step agentload runs to record one completed request.
+
+Every record sink a plain ``agentload run`` feeds is here (``api._run``): the records file,
+the run aggregator, the live window, the SLO tracker and the attribution windows."""
 
 from __future__ import annotations
 
@@ -7,12 +10,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from agentload.analysis.attribution import PhaseWindows
 from agentload.clock import MonotonicClock
 from agentload.metrics.aggregate import RunAggregator
-from agentload.metrics.histogram import LatencyHistogram
 from agentload.metrics.window import RollingWindow
 from agentload.records.record import Outcome, RequestRecord
 from agentload.records.rundir import RecordWriter
+from agentload.slo.tracking import RunSlo
 
 from .tables import table
 
@@ -28,6 +32,16 @@ def make_record(seq: int) -> RequestRecord:
         outcome=Outcome.OK, error_kind=None, error_message=None, http_status=200,
         input_tokens=None, output_tokens=None, tokens_approx=False, chunks=0, itl_ms=(),
         phases_ms={},
+    )  # fmt: skip
+
+
+def engine_record(seq: int) -> RequestRecord:
+    """The same record built as ``Engine._emit`` builds it: every field by position."""
+    t = seq * 200_000
+    return RequestRecord(
+        seq, 0, "http", t, t + 4_100_000, Outcome.OK, None, 0, seq % 64, t + 20_000,
+        t + 4_000_000, None, None, None, 200, None, None, False, 0, 0, (), {}, None, False, 1,
+        None, None,
     )  # fmt: skip
 
 
@@ -56,7 +70,7 @@ def sink_costs(repeats: int = 5, count: int = 20_000) -> str:
         rolling, clock = RollingWindow(), MonotonicClock()
         return lambda r: rolling.add(r, clock.now_ns())
 
-    best("RequestRecord(...) (Engine._emit)", lambda: lambda r: make_record(r.seq))
+    best("RequestRecord(...) by position (Engine._emit)", lambda: lambda r: engine_record(r.seq))
     with tempfile.TemporaryDirectory() as tmp:
         writers: list[RecordWriter] = []
 
@@ -67,10 +81,10 @@ def sink_costs(repeats: int = 5, count: int = 20_000) -> str:
         best("RecordWriter.add (msgspec JSON line)", writer)
         for w in writers:
             w.close()
-    best("RunAggregator.add (5 histograms)", lambda: RunAggregator().add)
+    best("RunAggregator.add (6 histograms)", lambda: RunAggregator().add)
     best("RollingWindow.add (live view, 1 histogram)", window)
-    hist = LatencyHistogram()
-    best("  of which one LatencyHistogram.record_ms", lambda: lambda r: hist.record_ms(4.08))
+    best("RunSlo.add (no thresholds)", lambda: RunSlo([]).add)
+    best("PhaseWindows.add (attribution)", lambda: PhaseWindows().add)
 
     total = sum(cost for name, cost in results if not name.startswith(" "))
     rows = [["step (per ok record)", "CPU µs"]]

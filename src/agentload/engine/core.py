@@ -36,6 +36,7 @@ from agentload.sessions.state import SessionState
 from agentload.sessions.work import Work
 
 _PARKED_NS = 20_000_000  # how often a parked user checks whether it may send again
+_OK = Outcome.OK  # bound once: an enum member lookup costs ~80 ns, and _emit runs per request
 
 
 class RunStatus(StrEnum):
@@ -94,9 +95,14 @@ class Engine:
         self._client = client
         self._clock = clock
         self._sinks = tuple(sinks)
+        self._adds = tuple(sink.add for sink in self._sinks)  # bound once, called per request
         self._grace_ns = int(grace_s * NS_PER_S)
         self._worker = worker
         self._tasks: set[asyncio.Task[None]] = set()
+        # Closed model: each user sends from its own task (no task per request); ``_busy``
+        # holds the users with a request in flight, which a stop lets finish.
+        self._users: set[asyncio.Task[None]] = set()
+        self._busy: set[asyncio.Task[None]] = set()
         self._driver: asyncio.Task[None] | None = None
         self._stopping = False
         self._cancelled = False
@@ -111,7 +117,7 @@ class Engine:
 
     @property
     def in_flight(self) -> int:
-        return len(self._tasks)
+        return len(self._tasks) + len(self._busy)
 
     def stop(self) -> None:
         """Stop sending; in-flight requests may finish within the grace period."""
@@ -123,7 +129,7 @@ class Engine:
         """Stop now: in-flight requests are cancelled and recorded as such."""
         self.stop()
         self._cancelled = True
-        for task in list(self._tasks):
+        for task in [*self._tasks, *self._users]:
             task.cancel()
 
     async def run(self) -> RunStatus:
@@ -153,18 +159,19 @@ class Engine:
     async def _abandon(self) -> None:
         """Cancel what is in flight and wait until each has left its record."""
         self.cancel()
-        if self._tasks:
-            await asyncio.shield(asyncio.wait(set(self._tasks)))
+        if self._tasks or self._users:
+            await asyncio.shield(asyncio.wait(self._tasks | self._users))
 
     async def _drain(self) -> None:
-        if self._tasks and not self._cancelled:
+        if (self._tasks or self._users) and not self._cancelled:
             _, pending = await asyncio.wait(
-                set(self._tasks), timeout=self._grace_ns / NS_PER_S if self._grace_ns else 0
+                self._tasks | self._users,
+                timeout=self._grace_ns / NS_PER_S if self._grace_ns else 0,
             )
             for task in pending:
                 task.cancel()
-        if self._tasks:
-            await asyncio.wait(set(self._tasks))
+        if self._tasks or self._users:
+            await asyncio.wait(self._tasks | self._users)
 
     # --- open model ---------------------------------------------------------------------
 
@@ -216,18 +223,29 @@ class Engine:
         assert isinstance(self._plan, ClosedPlan)
         plan = self._plan
         end_ns = None if plan.duration_s is None else int(plan.duration_s * NS_PER_S)
-        users = [
-            asyncio.ensure_future(self._user_loop(user, plan, end_ns)) for user in range(plan.users)
-        ]
+        users = self._users
+        for user in range(plan.users):
+            task = asyncio.ensure_future(self._user_loop(user, plan, end_ns))
+            users.add(task)
+            task.add_done_callback(users.discard)
         try:
-            await asyncio.gather(*users)
+            # asyncio.wait, not gather: a stop cancels this driver, and must not cancel the
+            # users' requests in flight with it (the grace period is theirs).
+            while users:
+                done, _ = await asyncio.wait(users, return_when=asyncio.FIRST_EXCEPTION)
+                for task in done:
+                    if not task.cancelled() and (exc := task.exception()) is not None:
+                        raise exc  # a bug in the engine: the run's caller sees it
         finally:
-            for user in users:
-                user.cancel()
+            for task in users - self._busy:  # thinking or parked: nothing is lost
+                task.cancel()
 
     async def _user_loop(self, user: int, plan: ClosedPlan, end_ns: int | None) -> None:
         rng = np.random.default_rng([plan.seed, user])
         clock = self._clock
+        me = asyncio.current_task()
+        assert me is not None
+        busy = self._busy
         while not self._stopping:
             now = clock.now_ns()
             if end_ns is not None and now >= end_ns:
@@ -239,8 +257,14 @@ class Engine:
                 continue
             seq = self.issued
             self.issued += 1
-            # The request runs in its own task so that stop() can leave it to finish.
-            await asyncio.shield(self._spawn(self._builder.build(seq, now, user)))
+            # The request runs in this user's task (a task per request costs several µs of
+            # CPU): while it is in ``_busy`` a stop leaves it to finish; a cancel or the end
+            # of the grace period cancels it and ``_execute`` records it as cancelled.
+            busy.add(me)
+            try:
+                await self._execute(self._builder.build(seq, now, user))
+            finally:
+                busy.discard(me)
             think_s = plan.think_min_s
             if plan.think_max_s > plan.think_min_s:
                 think_s = float(rng.uniform(plan.think_min_s, plan.think_max_s))
@@ -378,43 +402,33 @@ class Engine:
                 error_kind=ErrorKind.CLIENT_ERROR,
                 error_message=f"{type(exc).__name__}: {exc}",
             )
-        self._emit(work, timing, judge(work.session, result))
+        self._emit(work, timing, result if work.session is None else judge(work.session, result))
 
     def _emit(self, work: Work, timing: Timing, result: CallResult) -> None:
         session = work.session
-        if session is not None and result.outcome is not Outcome.OK:
-            session.failed = True
+        outcome = result.outcome
+        if session is None:
+            session_id = persona = None
+        else:
+            session_id, persona = session.session_id, session.persona
+            if outcome != _OK:
+                session.failed = True
+        slow = (
+            work.sla_ms is not None
+            and outcome == _OK
+            and (result.done_at - work.intended_at) / 1e6 > work.sla_ms
+        )  # an ok answer slower than its action's sla, from the intended start
+        # By position, in RequestRecord's field order: this runs once per request.
         record = RequestRecord(
-            seq=work.seq,
-            worker=self._worker,
-            action=work.action,
-            session_id=None if session is None else session.session_id,
-            turn=work.turn,
-            user=work.user,
-            intended_at=work.intended_at,
-            sent_at=timing.sent_at,
-            first_byte_at=timing.first_byte_at,
-            first_token_at=timing.first_token_at,
-            released_at=timing.released_at,
-            done_at=result.done_at,
-            outcome=result.outcome,
-            error_kind=result.error_kind,
-            error_message=result.error_message,
-            http_status=result.http_status,
-            input_tokens=result.input_tokens,
-            output_tokens=result.output_tokens,
-            tokens_approx=result.tokens_approx,
-            chunks=result.chunks,
-            polls=result.polls,
-            itl_ms=result.itl_ms,
-            phases_ms=result.phases_ms,
-            attempts=result.attempts,
-            first_error_kind=result.first_error_kind,
-            persona=None if session is None else session.persona,
-            slow=_slow(work, result),
-        )
-        for sink in self._sinks:
-            sink.add(record)
+            work.seq, self._worker, work.action, work.intended_at, result.done_at, outcome,
+            session_id, work.turn, work.user, timing.sent_at, timing.first_byte_at,
+            timing.first_token_at, result.error_kind, result.error_message, result.http_status,
+            result.input_tokens, result.output_tokens, result.tokens_approx, result.chunks,
+            result.polls, result.itl_ms, result.phases_ms, persona, slow, result.attempts,
+            result.first_error_kind, timing.released_at,
+        )  # fmt: skip
+        for add in self._adds:
+            add(record)
 
     def _emit_dropped(
         self,
@@ -434,8 +448,8 @@ class Engine:
             outcome=Outcome.DROPPED,
             error_message="in-flight cap reached",
         )
-        for sink in self._sinks:
-            sink.add(record)
+        for add in self._adds:
+            add(record)
 
 
 def _uniform_shape(plan: SessionPlan, rng: np.random.Generator) -> SessionShape:
@@ -446,13 +460,6 @@ def _uniform_shape(plan: SessionPlan, rng: np.random.Generator) -> SessionShape:
         return float(draw.uniform(low, high)) if high > low else low
 
     return SessionShape(turns=plan.turns(rng), think_s=think)
-
-
-def _slow(work: Work, result: CallResult) -> bool:
-    """An ok answer that took longer than its action's sla, from the intended start."""
-    if work.sla_ms is None or result.outcome is not Outcome.OK:
-        return False
-    return (result.done_at - work.intended_at) / 1e6 > work.sla_ms
 
 
 def on_interrupt(engine: Engine) -> Callable[[], None]:

@@ -14,6 +14,10 @@ folded into the buckets and the exact statistics in one vectorised step when it 
 before anything reads the histogram. Bucket counts, count, min and max are identical to
 recording one value at a time; mean and M2 are combined per batch (Chan et al.), so they
 can differ from a one-at-a-time update in the last bits of a double, never in a printed digit.
+
+A hot caller whose values are finite by construction (differences of integer nanoseconds)
+may append to ``pending_ms`` directly, skipping the call and the check, provided it calls
+``fold_if_full`` at least every ``FLUSH_AT`` values so that memory stays bounded.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ LOWEST_US = 1
 HIGHEST_US = 3_600_000_000  # one hour
 SIGNIFICANT_DIGITS = 3
 _FLUSH_AT = 2048  # buffered values per fold: ~16 KB, folded in ~0.1 ms
+FLUSH_AT = _FLUSH_AT
 
 
 class ExactStats(msgspec.Struct, frozen=True, kw_only=True):
@@ -68,7 +73,9 @@ class LatencyHistogram:
         # of plain requests, job phases, ...) never receive a value.
         self._hdr_or_none: HdrHistogram | None = None
         self._counts_view: npt.NDArray[np.uint64] | None = None
-        self._pending = array("d")  # recorded but not yet folded into the buckets
+        # Recorded but not yet folded into the buckets; the same array for the histogram's
+        # life (``pending_ms``), so a hot caller may hold on to its ``append``.
+        self._pending = array("d")
         self._count = 0
         self._overflow = 0
         self._min = math.inf
@@ -103,6 +110,15 @@ class LatencyHistogram:
         self._fold()
         return self._overflow
 
+    @property
+    def pending_ms(self) -> array[float]:
+        """The buffer ``record_ms`` appends to (see the module docstring): finite values only."""
+        return self._pending
+
+    def fold_if_full(self) -> None:
+        if len(self._pending) >= _FLUSH_AT:
+            self._fold()
+
     def record_ms(self, value_ms: float) -> None:
         # The hot path: one check and one append; the bucket arithmetic runs per batch.
         if not math.isfinite(value_ms):
@@ -125,12 +141,16 @@ class LatencyHistogram:
         """Fold the buffered values into the buckets and the exact statistics."""
         if not self._pending:
             return
-        values = np.frombuffer(self._pending, dtype=np.float64)
-        self._pending = array("d")
+        values = np.array(self._pending, dtype=np.float64)  # a copy: the buffer is reused
+        del self._pending[:]
         scaled_us = np.rint(values * 1000)  # half to even, as Python's round()
         self._overflow += int(np.count_nonzero(scaled_us > HIGHEST_US))
         values_us = np.clip(scaled_us, LOWEST_US, HIGHEST_US).astype(np.int64)
-        np.add.at(self._counts, self._indices(values_us), 1)
+        # bincount over the batch's span of buckets: ~5x cheaper than np.add.at, same counts.
+        indices = self._indices(values_us)
+        low = int(indices.min())
+        added = np.bincount(indices - low).astype(np.uint64)
+        self._counts[low : low + len(added)] += added
         hdr = self._hdr
         hdr.total_count += len(values_us)
         hdr.min_value = min(hdr.min_value, int(values_us.min()))

@@ -40,7 +40,11 @@ class ErrorKind(StrEnum):
     CLIENT_ERROR = "client_error"  # anything else raised inside the client (a bug)
 
 
-class RequestRecord(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+class RequestRecord(msgspec.Struct, frozen=True, omit_defaults=True):
+    """One request that came due. Build it with keywords; the engine alone passes every field
+    by position (5x cheaper than 27 keywords, per request), so a new field goes at the end
+    and ``Engine._emit`` passes it too (``test_engine_record_fields`` checks each one)."""
+
     seq: int
     worker: int
     action: str
