@@ -26,7 +26,7 @@ import tempfile
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from agentload import api
@@ -92,21 +92,31 @@ def run_pairs(
     speed: str,
     rate: float | None,
     replicates: int,
+    new_speed: str | None = None,
 ) -> list[tuple[Side, Side]]:
-    """``pairs`` pairs of sides under ``root``, all against one agent. The runs of a pair
-    alternate between its sides (base, new, base, new, ...), as a user should make them, so
-    that a drift of the host hits both sides alike."""
+    """``pairs`` pairs of sides under ``root``, all against one agent (or, with
+    ``new_speed``, the new side against a second agent of that speed: a real change). The
+    runs of a pair alternate between its sides (base, new, base, new, ...), as a user should
+    make them, so that a drift of the host hits both sides alike."""
     out = []
-    with reference_agent(root, "--speed", speed) as url:
+    with ExitStack() as stack:
+        base_url = stack.enter_context(reference_agent(root / "a0", "--speed", speed))
+        urls = (base_url, base_url)
+        if new_speed is not None:
+            urls = (
+                base_url,
+                stack.enter_context(reference_agent(root / "a1", "--speed", new_speed)),
+            )
         # A fresh agent's first second is slower (a real difference, not noise).
-        api.run(scenario(url, 0, 1.0, users, rate), out_dir=root / "warm-up")
+        for number, url in enumerate(dict.fromkeys(urls)):
+            api.run(scenario(url, 0, 1.0, users, rate), out_dir=root / f"warm-up-{number}")
         for pair in range(pairs):
             sides: tuple[Side, Side] = ([], [])
             for k in range(replicates):
                 for side in (0, 1):
                     seed = 1000 + 2 * replicates * pair + 2 * k + side
                     result = api.run(
-                        scenario(url, seed, duration_s, users, rate),
+                        scenario(urls[side], seed, duration_s, users, rate),
                         out_dir=root / f"p{pair:02d}-{side}{k}",
                     )
                     sides[side].append(result.run_dir)
@@ -131,6 +141,11 @@ def main() -> None:
     parser.add_argument("--speed", default="10", help="reference agent --speed")
     parser.add_argument("--rate", type=float, help="open model at this rate instead of users")
     parser.add_argument(
+        "--new-speed",
+        help="run the new side against a second agent of this --speed: a real change, so the "
+        "verdicts count detections (power), not false alarms",
+    )
+    parser.add_argument(
         "--replicates", type=int, default=1, help="runs per side (compare B1,B2 N1,N2)"
     )
     parser.add_argument("--keep", type=Path, help="write the runs here (a new folder)")
@@ -154,6 +169,7 @@ def main() -> None:
                 args.speed,
                 args.rate,
                 args.replicates,
+                args.new_speed,
             )
         report(pairs)
     load = f"{args.users} users" if args.rate is None else f"open {args.rate:g}/s"
