@@ -18,6 +18,7 @@ import msgspec
 
 from agentload.clients.classify import AGENT_FAILURE_KINDS, rules_for
 from agentload.clients.failures import BodyTooLarge
+from agentload.clients.payloads import json_object, phases_ms
 from agentload.clients.transport import Response, error_result, open_transport, read_capped
 from agentload.clock import Clock
 from agentload.config.models import Target
@@ -75,7 +76,7 @@ class _Turn:
         if response.status != 200:
             return await error_result(response, clock, cap, client._rules)
         if response.content_type != "text/event-stream":
-            task = _result(_object(await read_capped(response, cap))).get("task")
+            task = _result(_json_rpc(await read_capped(response, cap))).get("task")
             if not isinstance(task, dict):
                 raise ProtocolError("SendMessage answered without a task")
             return self._final(work, task, task.get("status"), clock, 1, ())
@@ -89,7 +90,7 @@ class _Turn:
             if size > cap:
                 raise BodyTooLarge(f"response exceeded {cap} bytes")
             for event in decoder.feed(data):
-                result = _result(_object(event.data.encode()))
+                result = _result(_json_rpc(event.data.encode()))
                 if isinstance(task := result.get("task"), dict):
                     self._note(work, task.get("id"), task.get("contextId"))
                 elif isinstance(update := result.get("artifactUpdate"), dict):
@@ -150,7 +151,7 @@ class _Turn:
             output_tokens=_int(usage, "completion_tokens", chunks or max(1, len(text) // 4)),
             tokens_approx=usage is None,
             itl_ms=itl_ms,
-            phases_ms=_phases(meta.get("phases_ms")),
+            phases_ms=phases_ms(meta.get("phases_ms")),
             answer=text,
         )
         if meta.get("context_lost"):
@@ -170,20 +171,14 @@ class _Get:
         cap = self._client._transport.max_response_bytes
         if response.status != 200:
             return await error_result(response, clock, cap, self._client._rules)
-        task = _result(_object(await read_capped(response, cap)))
+        task = _result(_json_rpc(await read_capped(response, cap)))
         if "status" not in task:
             raise ProtocolError("GetTask answered without a task status")
         return CallResult(done_at=clock.now_ns(), outcome=Outcome.OK, http_status=200)
 
 
-def _object(body: bytes) -> dict[str, Any]:
-    try:
-        value = json.loads(body)
-    except ValueError as exc:
-        raise ProtocolError(f"invalid JSON-RPC payload: {exc}") from None
-    if not isinstance(value, dict):
-        raise ProtocolError("a JSON-RPC payload is not an object")
-    return value
+def _json_rpc(body: bytes) -> dict[str, Any]:
+    return json_object(body, "a JSON-RPC payload")
 
 
 def _result(reply: dict[str, Any]) -> dict[str, Any]:
@@ -200,9 +195,3 @@ def _result(reply: dict[str, Any]) -> dict[str, Any]:
 def _int(usage: dict[str, Any] | None, key: str, default: int | None) -> int | None:
     value = usage.get(key) if usage else None
     return int(value) if isinstance(value, int | float) else default
-
-
-def _phases(value: Any) -> dict[str, float]:
-    if not isinstance(value, dict):
-        return {}
-    return {str(k): float(v) for k, v in value.items() if isinstance(v, int | float)}

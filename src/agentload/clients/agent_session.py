@@ -13,13 +13,13 @@ server's phases, ``context_lost``), ``error``. A ``done`` with ``context_lost`` 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import msgspec
 
 from agentload.clients.classify import classify_body, rules_for
 from agentload.clients.failures import BodyTooLarge
+from agentload.clients.payloads import json_object, phases_ms
 from agentload.clients.session_steps import StepTimer
 from agentload.clients.transport import Response, error_result, open_transport, read_capped
 from agentload.clock import Clock
@@ -73,7 +73,7 @@ class AgentSessionClient:
             body = await read_capped(response, cap)
             result = _from_json(body, clock, response.status)
             if work.session is not None and work.session.expect_nonce:
-                message = _json(body.decode("utf-8", "replace")).get("message")
+                message = _session_json(body.decode("utf-8", "replace")).get("message")
                 result.answer = str(message.get("content", "")) if isinstance(message, dict) else ""
             return result
         decoder = SSEDecoder()
@@ -93,7 +93,7 @@ class AgentSessionClient:
             for event in decoder.feed(data):
                 if event.event == "token":
                     if answer is not None:
-                        answer.append(str(_json(event.data).get("text", "")))
+                        answer.append(str(_session_json(event.data).get("text", "")))
                     chunks += 1
                     if last_token_at is None:
                         timing.first_token_at = now
@@ -101,13 +101,13 @@ class AgentSessionClient:
                         gaps_ms.append((now - last_token_at) / 1e6)
                     last_token_at = now
                 elif event.event == "step.started":
-                    steps.started(str(_json(event.data).get("step", "unknown")), now)
+                    steps.started(str(_session_json(event.data).get("step", "unknown")), now)
                 elif event.event == "tool.call":
-                    steps.tool_call(str(_json(event.data).get("name", "unknown")))
+                    steps.tool_call(str(_session_json(event.data).get("name", "unknown")))
                 elif event.event == "tool.result":
                     steps.tool_result(now)
                 elif event.event == "done":
-                    done = _json(event.data)
+                    done = _session_json(event.data)
                 elif event.event == "error":
                     failed = _error_event(event.data, clock, response.status, self._rules)
                     failed.phases_ms.update(steps.phases_ms(now, {}))
@@ -117,7 +117,7 @@ class AgentSessionClient:
         if done is None:
             raise ProtocolError("stream ended before its done event")
         result = _from_done(done, clock, response.status, chunks, tuple(gaps_ms))
-        result.phases_ms.update(steps.phases_ms(result.done_at, _phases(done.get("phases_ms"))))
+        result.phases_ms.update(steps.phases_ms(result.done_at, phases_ms(done.get("phases_ms"))))
         if answer is not None:
             result.answer = "".join(answer)
         return result
@@ -134,7 +134,7 @@ class _Created:
     ) -> CallResult:
         if response.status not in (200, 201):
             return await error_result(response, clock, 64 * 1024)
-        body = _json((await read_capped(response, 64 * 1024)).decode("utf-8", "replace"))
+        body = _session_json((await read_capped(response, 64 * 1024)).decode("utf-8", "replace"))
         session_id = body.get("id")
         if not isinstance(session_id, str) or not session_id:
             raise ProtocolError("session creation answered without an id")
@@ -147,20 +147,8 @@ class _Created:
         )
 
 
-def _json(text: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except ValueError as exc:
-        raise ProtocolError(f"invalid JSON in a step event: {exc}") from None
-    if not isinstance(value, dict):
-        raise ProtocolError("a step event's data is not a JSON object")
-    return value
-
-
-def _phases(value: Any) -> dict[str, float]:
-    if not isinstance(value, dict):
-        return {}
-    return {str(k): float(v) for k, v in value.items() if isinstance(v, int | float)}
+def _session_json(text: str) -> dict[str, Any]:
+    return json_object(text, "a session API payload")
 
 
 def _from_done(
@@ -177,7 +165,7 @@ def _from_done(
         output_tokens=usage.get("completion_tokens", chunks),
         tokens_approx="completion_tokens" not in usage,
         itl_ms=itl_ms,
-        phases_ms=_phases(done.get("phases_ms")),
+        phases_ms=phases_ms(done.get("phases_ms")),
     )
     if done.get("context_lost"):
         return replace_result(
@@ -190,7 +178,7 @@ def _from_done(
 
 
 def _from_json(body: bytes, clock: Clock, status: int) -> CallResult:
-    reply = _json(body.decode("utf-8", "replace"))
+    reply = _session_json(body.decode("utf-8", "replace"))
     done = {
         "usage": reply.get("usage"),
         "phases_ms": reply.get("phases_ms"),
@@ -202,7 +190,7 @@ def _from_json(body: bytes, clock: Clock, status: int) -> CallResult:
 def _error_event(
     text: str, clock: Clock, status: int, rules: tuple[ClassifyRule, ...]
 ) -> CallResult:
-    data = _json(text)
+    data = _session_json(text)
     error = data.get("error") if isinstance(data.get("error"), dict) else {}
     assert isinstance(error, dict)
     kind_name = str(error.get("type", ""))

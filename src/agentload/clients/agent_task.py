@@ -16,13 +16,13 @@ add what only polling can tell:
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import msgspec
 import numpy as np
 
 from agentload.clients.classify import classify_body, rules_for
+from agentload.clients.payloads import json_object
 from agentload.clients.transport import Response, error_result, open_transport, read_capped
 from agentload.clock import NS_PER_S, Clock
 from agentload.config.models import AgentTaskRequest, Target
@@ -97,7 +97,7 @@ class _Submit:
     ) -> CallResult:
         if response.status not in (200, 201, 202):
             return await error_result(response, clock, 64 * 1024, self.rules)
-        body = _json(await read_capped(response, _VIEW_BYTES))
+        body = _task_json(await read_capped(response, _VIEW_BYTES))
         location = response.headers.get("Location")
         if not location and isinstance(body.get("id"), str):
             location = f"{work.path.rstrip('/')}/{body['id']}"
@@ -119,18 +119,12 @@ class _View:
         if response.status != 200:  # error_result reads a Retry-After (seconds or a date)
             return await error_result(response, clock, 64 * 1024, self.rules)
         self.raw = await read_capped(response, _VIEW_BYTES)
-        self.body = _json(self.raw)
+        self.body = _task_json(self.raw)
         return CallResult(done_at=clock.now_ns(), outcome=Outcome.OK, http_status=200)
 
 
-def _json(raw: bytes) -> dict[str, Any]:
-    try:
-        value = json.loads(raw)
-    except ValueError as exc:
-        raise ProtocolError(f"invalid JSON from the task API: {exc}") from None
-    if not isinstance(value, dict):
-        raise ProtocolError("the task API answered with something other than an object")
-    return value
+def _task_json(raw: bytes) -> dict[str, Any]:
+    return json_object(raw, "the task API's answer")
 
 
 def _seconds(view: dict[str, Any], key: str) -> float | None:

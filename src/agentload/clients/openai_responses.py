@@ -8,11 +8,11 @@ events (TTFT on the first, ITL between them) and ends at ``response.completed`` 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from agentload.clients.classify import AGENT_FAILURE_KINDS, rules_for
 from agentload.clients.failures import BodyTooLarge
+from agentload.clients.payloads import json_object
 from agentload.clients.transport import Response, error_result, open_transport, read_capped
 from agentload.clock import Clock
 from agentload.config.models import Target
@@ -40,7 +40,7 @@ class OpenAIResponsesClient:
         if response.status != 200:
             return await error_result(response, clock, cap, self._rules)
         if response.content_type != "text/event-stream":
-            reply = _object(await read_capped(response, cap))
+            reply = _payload(await read_capped(response, cap))
             return _completed(work, reply, clock, response.status, 1, ())
         decoder = SSEDecoder()
         size = 0
@@ -53,7 +53,7 @@ class OpenAIResponsesClient:
             if size > cap:
                 raise BodyTooLarge(f"response exceeded {cap} bytes")
             for event in decoder.feed(data):
-                payload = _object(event.data.encode())
+                payload = _payload(event.data.encode())
                 kind = str(payload.get("type", event.event))
                 if kind == "response.output_text.delta":
                     chunks += 1
@@ -72,14 +72,8 @@ class OpenAIResponsesClient:
         raise ProtocolError("stream ended before response.completed")
 
 
-def _object(body: bytes) -> dict[str, Any]:
-    try:
-        value = json.loads(body)
-    except ValueError as exc:
-        raise ProtocolError(f"invalid JSON from the Responses API: {exc}") from None
-    if not isinstance(value, dict):
-        raise ProtocolError("a Responses API payload is not a JSON object")
-    return value
+def _payload(body: bytes) -> dict[str, Any]:
+    return json_object(body, "a Responses API payload")
 
 
 def _text(reply: dict[str, Any]) -> str:
