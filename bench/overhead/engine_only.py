@@ -37,9 +37,9 @@ from agentload.metrics.aggregate import RunAggregator
 from agentload.metrics.window import RollingWindow
 from agentload.records.record import CallResult, Outcome, RequestRecord, Timing
 from agentload.records.rundir import RecordWriter
-from agentload.sessions.state import SessionState
 from agentload.sessions.work import Work
 from agentload.slo.tracking import RunSlo
+from agentload.testing import GetBuilder
 
 from .tables import table
 
@@ -57,25 +57,6 @@ class InstantClient:
 
     async def aclose(self) -> None:
         return None
-
-
-class Builder:
-    """A plain GET, as the scenario builder makes for ``request: {method: GET, path: /}``."""
-
-    action = "http"
-
-    def build(
-        self,
-        seq: int,
-        intended_at: int,
-        user: int | None = None,
-        session: SessionState | None = None,
-        turn: int = 0,
-    ) -> Work:
-        return Work(
-            seq=seq, intended_at=intended_at, action="http", method="GET", path="/", body=None,
-            user=user,
-        )  # fmt: skip
 
 
 class _WindowSink:  # as api._WindowSink
@@ -104,7 +85,7 @@ def one_run(requests: int, users: int, with_sinks: bool, tmp: Path) -> float:
     plan = ClosedPlan(users=users, think_min_s=0.0, think_max_s=0.0, duration_s=None,
                       max_requests=requests, seed=0)  # fmt: skip
     client: Any = InstantClient()
-    engine = Engine(plan, Builder(), client, clock, sinks, grace_s=1.0)
+    engine = Engine(plan, GetBuilder("http"), client, clock, sinks, grace_s=1.0)
 
     async def run() -> float:
         flusher = asyncio.ensure_future(_flusher(writer, clock)) if writer else None

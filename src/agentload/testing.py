@@ -12,9 +12,10 @@ from typing import Any
 
 from agentload.clock import ManualClock
 from agentload.records.record import CallResult, ErrorKind, Outcome, RequestRecord, Timing
+from agentload.sessions.state import SessionState
 from agentload.sessions.work import Work
 
-__all__ = ["FakeClient", "ManualClock", "make_record"]
+__all__ = ["Collect", "FakeClient", "GetBuilder", "ManualClock", "make_record", "settle"]
 
 
 class FakeClient:
@@ -77,3 +78,44 @@ def make_record(**fields: Any) -> RequestRecord:
     }
     defaults.update(fields)
     return RequestRecord(**defaults)
+
+
+class GetBuilder:
+    """Builds a plain ``GET /`` for every request: the simplest work an engine can send."""
+
+    def __init__(self, action: str = "x") -> None:
+        self.action = action
+
+    def build(
+        self,
+        seq: int,
+        intended_at: int,
+        user: int | None = None,
+        session: SessionState | None = None,
+        turn: int = 0,
+    ) -> Work:
+        return Work(
+            seq=seq,
+            intended_at=intended_at,
+            action=self.action,
+            method="GET",
+            path="/",
+            body=None,
+            user=user,
+        )
+
+
+class Collect:
+    """A record sink that keeps every record, in the order they came."""
+
+    def __init__(self) -> None:
+        self.records: list[RequestRecord] = []
+
+    def add(self, record: RequestRecord) -> None:
+        self.records.append(record)
+
+
+async def settle() -> None:
+    """Let every task that can run, run (a wake-up, a spawn and a first step take a few)."""
+    for _ in range(10):
+        await asyncio.sleep(0)

@@ -15,47 +15,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agentload.engine import ClosedPlan, Engine, RunStatus
-from agentload.records.record import ErrorKind, Outcome, RequestRecord
-from agentload.sessions.state import SessionState
+from agentload.records.record import ErrorKind, Outcome
 from agentload.sessions.work import Work
-from agentload.testing import FakeClient, ManualClock
+from agentload.testing import Collect, FakeClient, GetBuilder, ManualClock, settle
 
 MS = 1_000_000
-
-
-class Builder:
-    action = "x"
-
-    def build(
-        self,
-        seq: int,
-        intended_at: int,
-        user: int | None = None,
-        session: SessionState | None = None,
-        turn: int = 0,
-    ) -> Work:
-        return Work(
-            seq=seq,
-            intended_at=intended_at,
-            action="x",
-            method="GET",
-            path="/",
-            body=None,
-            user=user,
-        )
-
-
-class Collect:
-    def __init__(self) -> None:
-        self.records: list[RequestRecord] = []
-
-    def add(self, record: RequestRecord) -> None:
-        self.records.append(record)
-
-
-async def settle() -> None:
-    for _ in range(10):
-        await asyncio.sleep(0)
 
 
 def closed_engine(
@@ -72,7 +36,7 @@ def closed_engine(
         max_requests=None,
         seed=0,
     )
-    return Engine(plan, Builder(), client, clock, [sink], grace_s=grace_s), clock, client, sink
+    return Engine(plan, GetBuilder(), client, clock, [sink], grace_s=grace_s), clock, client, sink
 
 
 async def advance(clock: ManualClock, ms: int) -> None:
@@ -196,7 +160,7 @@ def test_a_client_bug_is_an_error_record_and_the_users_go_on() -> None:
     plan = ClosedPlan(
         users=2, think_min_s=0, think_max_s=0, duration_s=None, max_requests=5, seed=0
     )
-    engine = Engine(plan, Builder(), Boom(), clock, [sink], grace_s=1.0)  # type: ignore[arg-type]
+    engine = Engine(plan, GetBuilder(), Boom(), clock, [sink], grace_s=1.0)  # type: ignore[arg-type]
     assert asyncio.run(engine.run()) is RunStatus.COMPLETE
     assert_one_record_each(engine, sink)
     assert len(sink.records) == 5

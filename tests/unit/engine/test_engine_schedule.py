@@ -11,40 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agentload.engine import ClosedPlan, Engine, OpenPlan, RunStatus
-from agentload.records.record import ErrorKind, Outcome, RequestRecord
-from agentload.sessions.work import Work
-from agentload.testing import FakeClient, ManualClock
+from agentload.records.record import ErrorKind, Outcome
+from agentload.testing import Collect, FakeClient, GetBuilder, ManualClock, settle
 
 MS = 1_000_000
-
-
-class Builder:
-    action = "x"
-
-    def build(self, seq: int, intended_at: int, user: int | None = None) -> Work:
-        return Work(
-            seq=seq,
-            intended_at=intended_at,
-            action="x",
-            method="GET",
-            path="/",
-            body=None,
-            user=user,
-        )
-
-
-class Collect:
-    def __init__(self) -> None:
-        self.records: list[RequestRecord] = []
-
-    def add(self, record: RequestRecord) -> None:
-        self.records.append(record)
-
-
-async def settle() -> None:
-    """Let every task that can run, run (a wake-up, a spawn and a first step take a few)."""
-    for _ in range(10):
-        await asyncio.sleep(0)
 
 
 async def drive(clock: ManualClock, engine: Engine, step_ns: int = MS) -> RunStatus:
@@ -64,7 +34,7 @@ def run_open(schedule_ms: list[int], service_ms: int, cap: int, grace_s: float =
     sink = Collect()
     engine = Engine(
         OpenPlan(schedule_ns=iter([t * MS for t in schedule_ms]), max_in_flight=cap),
-        Builder(),
+        GetBuilder(),
         client,
         clock,
         [sink],
@@ -135,7 +105,7 @@ def test_closed_users_think_between_requests() -> None:
     plan = ClosedPlan(
         users=2, think_min_s=0.005, think_max_s=0.005, duration_s=None, max_requests=6, seed=0
     )
-    engine = Engine(plan, Builder(), client, clock, [sink], grace_s=1.0)
+    engine = Engine(plan, GetBuilder(), client, clock, [sink], grace_s=1.0)
     asyncio.run(drive(clock, engine))
     assert len(sink.records) == 6
     for user in (0, 1):
@@ -150,7 +120,7 @@ def test_stop_ends_sending_and_keeps_in_flight_results() -> None:
     sink = Collect()
     engine = Engine(
         OpenPlan(schedule_ns=iter(range(0, 10_000 * MS, 10 * MS)), max_in_flight=100),
-        Builder(),
+        GetBuilder(),
         client,
         clock,
         [sink],
@@ -182,7 +152,7 @@ def test_work_cancelled_before_it_ran_still_leaves_a_record() -> None:
     sink = Collect()
     engine = Engine(
         OpenPlan(schedule_ns=iter([0, 0, 0, 0, 0]), max_in_flight=10),
-        Builder(),
+        GetBuilder(),
         client,
         clock,
         [sink],
@@ -207,7 +177,7 @@ def test_cancelling_the_run_from_outside_records_everything_in_flight() -> None:
     sink = Collect()
     engine = Engine(
         OpenPlan(schedule_ns=iter(range(0, 100 * MS, 10 * MS)), max_in_flight=100),
-        Builder(),
+        GetBuilder(),
         client,
         clock,
         [sink],
@@ -235,7 +205,7 @@ def test_think_time_does_not_outlast_the_run() -> None:
     plan = ClosedPlan(
         users=2, think_min_s=5.0, think_max_s=5.0, duration_s=1.0, max_requests=None, seed=0
     )
-    engine = Engine(plan, Builder(), client, clock, [sink], grace_s=1.0)
+    engine = Engine(plan, GetBuilder(), client, clock, [sink], grace_s=1.0)
     asyncio.run(drive(clock, engine))
     assert len(sink.records) == 2  # one each; the next would come after the run's end
     assert clock.now_ns() < 100 * MS
