@@ -2,11 +2,14 @@
 
     .venv/bin/python bench/transport_only.py --requests 30000 --concurrency 64 --runs 3
 
-``agentload.clients.HttpClient`` over the fast transport and over aiohttp, and a bare
-aiohttp + uvloop loop, each sending plain keep-alive GETs to ``trivial_server.py`` from
-``--concurrency`` loops. CPU is the process's rusage (user + sys) around the request loop
-only (after imports and a warm-up), divided by the requests: the cost a transport adds,
-which bounds what ``agentload run`` can reach (``client_overhead.py`` measures the whole).
+``agentload.clients.HttpClient`` over the fast transport and over aiohttp, a bare
+aiohttp + uvloop loop, and ``protocol-floor`` (a bare asyncio Protocol on uvloop that writes
+fixed request bytes and counts the answers: the kernel's and the event loop's share, which
+no Python HTTP client on this loop goes below), each sending plain keep-alive GETs to
+``trivial_server.py`` from ``--concurrency`` loops. CPU is the process's rusage (user + sys)
+around the request loop only (after imports and a warm-up), divided by the requests: the
+cost a transport adds, which bounds what ``agentload run`` can reach (``client_overhead.py``
+measures the whole).
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ def worker(argv: Sequence[str]) -> int:
 
     async def main() -> dict[str, float]:
         left = requests
+        if kind == "protocol-floor":
+            return await protocol_floor(url, requests, concurrency)
         if kind == "aiohttp-bare":
             import aiohttp
 
@@ -90,6 +95,54 @@ def worker(argv: Sequence[str]) -> int:
     return 0
 
 
+async def protocol_floor(url: str, requests: int, concurrency: int) -> dict[str, float]:
+    """``concurrency`` connections, each writing the next request when an answer arrives."""
+    import asyncio
+
+    host, _, port = url.removeprefix("http://").partition(":")
+    request = b"GET / HTTP/1.1\r\nhost: %s\r\nuser-agent: agentload\r\n\r\n" % host.encode()
+    loop = asyncio.get_running_loop()
+    state = {"left": 0, "open": 0}
+    done: asyncio.Future[None] = loop.create_future()
+
+    class Floor(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            self.transport = transport
+
+        def data_received(self, data: bytes) -> None:
+            if state["left"] > 0:
+                state["left"] -= 1
+                self.transport.write(request)  # type: ignore[attr-defined]
+            else:
+                state["open"] -= 1
+                if state["open"] == 0 and not done.done():
+                    done.set_result(None)
+
+    conns = [(await loop.create_connection(Floor, host, int(port)))[1] for _ in range(concurrency)]
+
+    async def burst(count: int) -> None:
+        nonlocal done
+        done = loop.create_future()
+        state["left"], state["open"] = count - concurrency, concurrency
+        for conn in conns:
+            conn.transport.write(request)  # type: ignore[attr-defined]
+        await done
+
+    await burst(concurrency * 20)  # warm-up, as for the clients
+    r0, wall0 = resource.getrusage(resource.RUSAGE_SELF), time.monotonic()
+    await burst(requests)
+    r1, wall = resource.getrusage(resource.RUSAGE_SELF), time.monotonic() - wall0
+    for conn in conns:
+        conn.transport.close()  # type: ignore[attr-defined]
+    user_s, sys_s = r1.ru_utime - r0.ru_utime, r1.ru_stime - r0.ru_stime
+    return {
+        "cpu_us": (user_s + sys_s) / requests * 1e6,
+        "user_us": user_s / requests * 1e6,
+        "sys_us": sys_s / requests * 1e6,
+        "per_s": requests / wall,
+    }
+
+
 def main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(description="CPU per request of the transports alone")
     parser.add_argument("--requests", type=int, default=30_000)
@@ -98,7 +151,7 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     server_cpu, client_cpu, pin_note = pick_cores(True)
-    kinds = ["agentload-fast", "agentload-aiohttp", "aiohttp-bare"]
+    kinds = ["agentload-fast", "agentload-aiohttp", "aiohttp-bare", "protocol-floor"]
     results: dict[str, list[dict[str, float]]] = {k: [] for k in kinds}
     with server(TRIVIAL_SERVER, cpu=server_cpu) as url:
         if client_cpu is not None:
@@ -136,6 +189,13 @@ def main(argv: Sequence[str]) -> int:
         f"{args.requests:,} GETs from {args.concurrency} loops; medians of {args.runs} runs",
     ]
     text = table(["client", "CPU µs/request", "user µs", "sys µs", "÷ bare aiohttp", "req/s"], rows)
+    fast = median([r["cpu_us"] for r in results["agentload-fast"]])
+    floor = median([r["cpu_us"] for r in results["protocol-floor"]])
+    text += (
+        f"\n\nagentload-fast − protocol-floor = {fast - floor:.1f} µs/request: the fast"
+        f" transport's own work (request bytes, parsing, pooling, deadlines, the reader);"
+        f" the floor's {floor:.1f} µs is the kernel's and the event loop's."
+    )
     print("\n".join(header) + "\n\n" + text)
     if args.json is not None:
         args.json.write_text(json.dumps({"header": header, "table": text, "results": results}))

@@ -8,6 +8,8 @@ when the server sends it; otherwise the number of content chunks stands in, flag
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
+from typing import Any
 
 from agentload.clients.classify import rules_for
 from agentload.clients.failures import BodyTooLarge, read_errors
@@ -34,8 +36,9 @@ class OpenAIChatClient:
         self._transport = open_transport(target, max_connections=max_connections)
         self._rules = rules_for(target)
 
-    async def call(self, work: Work, timing: Timing, clock: Clock) -> CallResult:
-        return await self._transport.exchange(work, timing, clock, self)
+    def call(self, work: Work, timing: Timing, clock: Clock) -> Coroutine[Any, Any, CallResult]:
+        # The transport's coroutine itself, not one wrapped around it: a frame less per request.
+        return self._transport.exchange(work, timing, clock, self)
 
     async def aclose(self) -> None:
         await self._transport.aclose()
@@ -124,8 +127,9 @@ class _Stream:
 
     __slots__ = (
         "_cap",
-        "_clock",
         "_last_token_at",
+        "_now_ns",
+        "_single_data",
         "_size",
         "_timing",
         "answer",
@@ -139,11 +143,13 @@ class _Stream:
 
     def __init__(self, timing: Timing, clock: Clock, cap: int, *, keep_answer: bool) -> None:
         self._timing = timing
-        self._clock = clock
         self._cap = cap
         self._size = 0
         self._last_token_at: int | None = None
         self.decoder = SSEDecoder(keep_comments=True)
+        # Bound once: feed runs per chunk, inside the connection's read callback.
+        self._now_ns = clock.now_ns
+        self._single_data = self.decoder.single_data
         self.chunks = 0
         self.gaps_ms: list[float] = []
         self.usage: Usage | None = None
@@ -153,31 +159,43 @@ class _Stream:
 
     def feed(self, data: bytes) -> bool:
         """Take the bytes that just arrived; True once ``[DONE]`` was seen."""
-        now = self._clock.now_ns()  # every event in these bytes arrived now
-        self._size += len(data)
-        if self._size > self._cap:
+        now = self._now_ns()  # every event in these bytes arrived now
+        size = self._size = self._size + len(data)
+        if size > self._cap:
             raise BodyTooLarge(f"response exceeded {self._cap} bytes")
-        for event in self.decoder.feed(data):
-            if event.event == "error":
-                raise ProtocolError(f"error event: {event.data[:200]}")
-            if event.data == "[DONE]":
+        single = self._single_data(data)  # one whole event: the usual piece of a stream
+        for text in (single,) if single is not None else self._texts(data):
+            if text == "[DONE]":
                 self.saw_done = True
                 return True
-            info = parse_stream_chunk(event.data)
+            info = parse_stream_chunk(text)
             if info.usage is not None:
                 self.usage = info.usage
             if info.finish_reason is not None:
                 self.finished = True
-            if info.content:
+            content = info.content
+            if content:
                 if self.answer is not None:
-                    self.answer.append(info.content)
+                    self.answer.append(content)
                 self.chunks += 1
-                if self._last_token_at is None:
+                last = self._last_token_at
+                if last is None:
                     self._timing.first_token_at = now
                 else:
-                    self.gaps_ms.append((now - self._last_token_at) / 1e6)
+                    self.gaps_ms.append((now - last) / 1e6)
                 self._last_token_at = now
         return False
+
+    def _texts(self, data: bytes) -> list[str]:
+        """The data of the events these bytes complete, up to ``[DONE]``."""
+        texts = []
+        for event in self.decoder.feed(data):
+            if event.event == "error":
+                raise ProtocolError(f"error event: {event.data[:200]}")
+            texts.append(event.data)
+            if event.data == "[DONE]":
+                break
+        return texts
 
 
 def _remember_answer(work: Work, content: str) -> None:

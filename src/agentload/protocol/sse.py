@@ -110,21 +110,11 @@ class SSEDecoder:
         """Consume one chunk of the stream; return the events it completed, in order."""
         if not chunk:
             return []
-        if (
-            chunk[-2:] == b"\n\n"
-            and chunk[:6] == b"data: "
-            and chunk.find(b"\n") == len(chunk) - 2
-            and not (self._buf or self._in_block or self._skip_lf or self._at_start)
-            and b"\r" not in chunk
-        ):
-            # The common case of a streamed answer: exactly one single-line data event per
-            # chunk, at an event boundary. The same event as the general path gives.
+        data = self.single_data(chunk)
+        if data is not None:
             return [
                 SSEEvent(
-                    event="message",
-                    data=chunk[6:-2].decode("utf-8", "replace"),
-                    id=self._last_event_id,
-                    retry_ms=self._retry_ms,
+                    event="message", data=data, id=self._last_event_id, retry_ms=self._retry_ms
                 )
             ]
         if self._skip_lf:
@@ -160,6 +150,23 @@ class SSEDecoder:
         lines = text.split("\n")
         lines.pop()  # text ends with a line ending, so the last piece is always empty
         return self._process(lines)
+
+    def single_data(self, chunk: bytes) -> str | None:
+        """The data of ``chunk`` when it is exactly one event of one ``data: `` line, at an
+        event boundary (the common case of a streamed answer); ``None`` otherwise, and then
+        ``feed`` must take the chunk. Such a chunk leaves the decoder's state as it was, so a
+        caller that uses the data need not feed it: the same event ``feed`` would give, with
+        ``event`` "message" and the current ``id`` and ``retry_ms``, without building it."""
+        # Integer membership (memchr) and one slice: this runs once per streamed token.
+        if (
+            chunk[:6] == b"data: "
+            and chunk[-2:] == b"\n\n"
+            and not (self._buf or self._in_block or self._skip_lf or self._at_start)
+        ):
+            data = chunk[6:-2]
+            if _LF not in data and _CR not in data:
+                return data.decode("utf-8", "replace")
+        return None
 
     def close(self) -> list[SSEEvent]:
         """End of stream: an event without its closing blank line is discarded (spec).

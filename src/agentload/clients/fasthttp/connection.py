@@ -5,6 +5,11 @@ past the end of the current response, were not asked for: the connection is mark
 unusable and closed, so they can never be read as the answer to a later request.
 Body framing (Content-Length, chunked, or close-delimited) is the parser's; a body that
 ends with the connection is complete only when it had neither length nor chunking.
+
+Per response the parser calls back once per header and once per body piece, so those
+callbacks only store what they are given: header names and values are decoded when a reader
+first looks at them (a plain request's reader never does), and the framing headers are
+looked at only when the connection ends before the response did.
 """
 
 from __future__ import annotations
@@ -22,11 +27,11 @@ __all__ = ["Connection", "MalformedResponse", "ServerDisconnected"]
 
 class Connection(asyncio.Protocol):
     __slots__ = (
-        "_close_delimited",
         "_head",
         "_head_only",
-        "_header_items",
+        "_loop",
         "_parser",
+        "_raw_headers",
         "_response",
         "_transport",
         "closed",
@@ -41,8 +46,8 @@ class Connection(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._response: FastResponse | None = None
         self._head: asyncio.Future[FastResponse] | None = None
-        self._header_items: dict[str, str] = {}
-        self._close_delimited = False
+        self._raw_headers: list[tuple[bytes, bytes]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._head_only = False
         self.closed = False
         self.keep_alive = False
@@ -61,10 +66,9 @@ class Connection(asyncio.Protocol):
     ) -> asyncio.Future[FastResponse]:
         """Write one request; the future resolves when the response head has been parsed.
         ``on_first_byte`` runs when the first byte of the answer arrives."""
-        assert self._transport is not None
-        loop = asyncio.get_running_loop()
+        assert self._transport is not None and self._loop is not None
         self._response = FastResponse(self)
-        self._head = loop.create_future()
+        self._head = self._loop.create_future()
         self._head_only = head_only
         self.received_any = False
         self.on_first_byte = on_first_byte
@@ -110,6 +114,7 @@ class Connection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]  # TCP: always a Transport
+        self._loop = asyncio.get_running_loop()
 
     def data_received(self, data: bytes) -> None:
         if self.unusable:
@@ -135,7 +140,7 @@ class Connection(asyncio.Protocol):
             return
         if self._head is not None and not self._head.done():
             self._fail(ServerDisconnected("server closed the connection before responding"))
-        elif self._close_delimited:
+        elif response.status and _close_delimited(response):
             response.content.feed_eof()  # a body without length ends with the connection
         else:
             self._fail(ServerDisconnected("server closed the connection mid-body"))
@@ -155,13 +160,10 @@ class Connection(asyncio.Protocol):
             # A second response with no request for it: never hand it to anyone.
             self.unusable = True
             raise _Unsolicited
-        self._header_items = {}
+        self._raw_headers = []
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        key = name.decode("latin-1").lower()
-        text = value.decode("latin-1")
-        items = self._header_items
-        items[key] = f"{items[key]}, {text}" if key in items else text
+        self._raw_headers.append((name, value))
 
     def on_headers_complete(self) -> None:
         response = self._response
@@ -169,17 +171,11 @@ class Connection(asyncio.Protocol):
         assert response is not None and head is not None
         status = self._parser.get_status_code()
         if 100 <= status < 200:  # an interim response; the real one follows
-            self._header_items = {}
+            self._raw_headers = []
             return
         response.status = status
-        response.headers = Headers(self._header_items)
+        response.headers = Headers.from_raw(self._raw_headers)
         self.keep_alive = self._parser.should_keep_alive()
-        items = self._header_items
-        self._close_delimited = (
-            "content-length" not in items
-            and "chunked" not in items.get("transfer-encoding", "")
-            and status not in (204, 304)
-        )
         if self._head_only:  # no body follows a HEAD response whatever its headers say
             response.content.feed_eof()
             self.unusable = True
@@ -196,6 +192,17 @@ class Connection(asyncio.Protocol):
         if response is None or response.status == 0:
             return  # the end of an interim (1xx) response
         response.content.feed_eof()
+
+
+def _close_delimited(response: FastResponse) -> bool:
+    """A body that ends with the connection: neither a length nor chunking, and a status
+    that may carry a body."""
+    headers = response.headers
+    return (
+        "content-length" not in headers
+        and "chunked" not in headers.get("transfer-encoding", "").lower()
+        and response.status not in (204, 304)
+    )
 
 
 class _Unsolicited(Exception):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar, overload
 
 if TYPE_CHECKING:
     from agentload.clients.fasthttp.connection import Connection
@@ -19,26 +19,63 @@ if TYPE_CHECKING:
 # so a slow reader of a large body holds a bounded amount of memory.
 _PAUSE_AT_BYTES = 256 * 1024
 
+_T = TypeVar("_T")
+
 
 class Headers(Mapping[str, str]):
-    """Response headers, looked up without regard to case; repeated names joined by ", "."""
+    """Response headers, looked up without regard to case; repeated names joined by ", ".
 
-    __slots__ = ("_items",)
+    Built from the parser's raw (name, value) pairs and decoded on first use: most readers
+    of a successful plain response never look at a header."""
+
+    __slots__ = ("_items", "_raw")
 
     def __init__(self, items: dict[str, str]) -> None:
-        self._items = items  # keys already lower-case
+        self._items: dict[str, str] | None = items  # keys already lower-case
+        self._raw: list[tuple[bytes, bytes]] | None = None
+
+    @classmethod
+    def from_raw(cls, raw: list[tuple[bytes, bytes]]) -> Headers:
+        headers = cls.__new__(cls)
+        headers._items = None
+        headers._raw = raw
+        return headers
+
+    def _decoded(self) -> dict[str, str]:
+        items = self._items
+        if items is None:
+            items = {}
+            for name, value in self._raw or ():
+                key = name.decode("latin-1").lower()
+                text = value.decode("latin-1")
+                items[key] = f"{items[key]}, {text}" if key in items else text
+            self._items = items
+            self._raw = None
+        return items
 
     def __getitem__(self, name: str) -> str:
-        return self._items[name.lower()]
+        return self._decoded()[name.lower()]
+
+    @overload
+    def get(self, name: str, /) -> str | None: ...
+    @overload
+    def get(self, name: str, /, default: str | _T) -> str | _T: ...
+
+    def get(self, name: str, /, default: object = None) -> object:
+        # Mapping.get would go through __getitem__ and a KeyError for every absent name.
+        return self._decoded().get(name.lower(), default)
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and name.lower() in self._items
+        return isinstance(name, str) and name.lower() in self._decoded()
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._items)
+        return iter(self._decoded())
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self._decoded())
+
+
+_NO_HEADERS = Headers({})  # before the head is parsed; never mutated
 
 
 class Body:
@@ -72,8 +109,18 @@ class Body:
     # --- fed by the connection (protocol callbacks) ------------------------------------
 
     def feed(self, data: bytes) -> None:
-        if self._consumer is not None:
-            self._deliver(data)
+        consumer = self._consumer
+        if consumer is not None:  # the streaming hot path: one call per body piece
+            try:
+                finished = consumer(data)
+            except Exception as exc:  # the reader's error, raised to it from consumed()
+                self._consumer = None
+                self._consumer_error = exc
+                self._wake()
+                return
+            if finished:
+                self._consumer = None
+                self._wake()
             return
         self._chunks.append(data)
         self._size += len(data)
@@ -143,6 +190,23 @@ class Body:
 
     def at_eof(self) -> bool:
         return self._eof and not self._chunks
+
+    def take_complete(self) -> bytes | None:
+        """The whole body without waiting, when all of it has already arrived (a small
+        response usually comes in the same read as its head); ``None`` otherwise, and then
+        nothing was taken."""
+        if not self._eof or self._error is not None or self._consumer is not None:
+            return None
+        chunks = self._chunks
+        if not chunks:
+            return b""
+        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        chunks.clear()
+        self._size = 0
+        if self._paused:
+            self._paused = False
+            self._conn.resume_reading()
+        return data
 
     @property
     def complete(self) -> bool:
@@ -220,7 +284,7 @@ class FastResponse:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
         self.status = 0
-        self.headers: Headers = Headers({})
+        self.headers: Headers = _NO_HEADERS
         self.content = Body(conn)
 
     @property
