@@ -171,9 +171,12 @@ def test_replicate_runs_per_side_from_the_cli(tmp_path: Path) -> None:
         ",".join(str(p) for p in news),
         "--fail-on-regression",
         "--md",
+        "--html-to",
+        str(tmp_path / "c.html"),
     )
     assert proc.returncode == 1, proc.stderr
     assert "mean of 2 runs" in proc.stdout
+    assert "(plots: first run)" in (tmp_path / "c.html").read_text()
     assert "significant regression: latency_p50" in proc.stderr
     for side in (f"{bases[0]},", f"{bases[0]},{bases[0]}"):
         bad = agentload("compare", side, str(news[0]))

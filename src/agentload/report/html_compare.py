@@ -73,7 +73,10 @@ def render_compare_html(comparison: Comparison, base_path: Path, new_path: Path)
         ]
     )
     regressions = len(comparison.regressions)
-    subtitle = f"base {base_path} · new {new_path} · {regressions} significant regression(s)"
+    plotted = "" if comparison.base_runs == comparison.new_runs == 1 else " (plots: first run)"
+    subtitle = (
+        f"base {base_path} · new {new_path}{plotted} · {regressions} significant regression(s)"
+    )
     return page(
         f"agentload compare: {comparison.base_name} → {comparison.new_name}", subtitle, body, charts
     )
