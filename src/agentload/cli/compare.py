@@ -20,9 +20,11 @@ from agentload.report.markdown import (
 )
 
 HELP = (
-    "Compare two run directories metric by metric: base and new values, the change, a "
-    "confidence interval of the change (block bootstrap over requests for percentiles, "
-    "Poisson and two-proportion intervals for rates), and a verdict: improved, regressed, "
+    "Compare two run directories metric by metric (sent and ok rate, goodput when the runs' "
+    "thresholds set per-request objectives, error rate, latency/TTFT/ITL percentiles, per "
+    "action): base and new values, the change, a confidence interval of the change (block "
+    "bootstrap over time for percentiles, of their ratio; Poisson and batch-means intervals "
+    "for rates; two proportions for errors), and a verdict: improved, regressed, "
     "no change, or inconclusive (too few samples or a run too short). When records carry "
     "Server-Timing phases, says which phases the change came from. Either side may be "
     "several replicate runs of one configuration, comma-separated (BASE1,BASE2 NEW1,NEW2): "
@@ -64,10 +66,14 @@ def parse_side(value: str, label: str) -> list[Path]:
 
 def compare_command(
     base: str = typer.Argument(
-        ..., help="The run directory before the change, or several comma-separated replicates."
+        ...,
+        metavar="BASE",
+        help="The run directory before the change, or several comma-separated replicates.",
     ),
     new: str = typer.Argument(
-        ..., help="The run directory after the change, or several comma-separated replicates."
+        ...,
+        metavar="NEW",
+        help="The run directory after the change, or several comma-separated replicates.",
     ),
     fail_on_regression: bool = typer.Option(
         False, "--fail-on-regression", help="Exit 1 when any metric regressed significantly."
