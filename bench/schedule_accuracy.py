@@ -8,14 +8,22 @@ arrivals of 1-second streams against ``stream_server.py`` (``--stream-rate``, 50
 per second of the load window), schedule lag (sent − intended) and its two parts,
 scheduler lag (timer fired late) and dispatch lag (released to written). The client's CPU
 (rusage, start-up included) is reported as a share of its wall time: near 100% means the
-generator, not the target, set the pace. ``vs target`` compares with the nominal rate (a
-Poisson schedule of a few seconds differs from it by chance: ±1/√n); ``vs schedule`` with
-the rate the seeded schedule itself asked for in the load window.
+generator, not the target, set the pace. ``others on its core``: the share of the run's wall
+time that other processes (and the hypervisor's steal) used the client's core, from
+``/proc/stat``; where it is high, late sends are mostly the client waiting for its CPU
+(``bench/schedule_lag_trace.py`` shows it per late send). ``vs target`` compares with the
+nominal rate (a Poisson schedule of a few seconds differs from it by chance: ±1/√n);
+``vs schedule`` with the rate the seeded schedule itself asked for in the load window.
+
+``--baseline-src DIR`` also runs the ``agentload`` package found in DIR (a copy of an
+earlier ``src``), alternating with the current one run by run, so both see the same
+neighbours on a shared machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import sys
@@ -49,10 +57,37 @@ def scenario(path: Path, url: str, load: str, request: str, protocol: str) -> Pa
     return path
 
 
-def one_run(scen: Path, out: Path, timeout_s: float) -> dict[str, float] | None:
-    m = run_measured(
-        [agentload_exe(), "run", str(scen), "--quiet", "--json", "--out", str(out)], timeout_s
-    )
+def core_busy_s(cpu: int | None) -> float:
+    """Seconds the core has been busy (all processes, steal included) since boot; 0 unknown."""
+    if cpu is None:
+        return 0.0
+    try:
+        for line in Path("/proc/stat").read_text().splitlines():
+            name, *ticks = line.split()
+            if name == f"cpu{cpu}":
+                idle = int(ticks[3]) + int(ticks[4])  # idle + iowait
+                return (sum(int(t) for t in ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        pass
+    return 0.0
+
+
+def agentload_cmd(src: Path | None) -> list[str]:
+    """The ``agentload`` command, or the same CLI run from the package in ``src``."""
+    if src is None:
+        return [agentload_exe()]
+    code = f"import sys; sys.path.insert(0, {str(src)!r}); from agentload.cli.main import main; "
+    return [sys.executable, "-c", code + "sys.argv[0] = 'agentload'; sys.exit(main())"]
+
+
+def one_run(
+    cmd: list[str], scen: Path, out: Path, timeout_s: float, client_cpu: int | None
+) -> dict[str, float] | None:
+    busy_before = core_busy_s(client_cpu)
+    m = run_measured([*cmd, "run", str(scen), "--quiet", "--json", "--out", str(out)], timeout_s)
+    # What the rest of the machine ran on the client's core meanwhile: time the client's
+    # loop may have waited for its CPU (the cause of most late sends, docs/schedule-lag.md).
+    others_s = max(0.0, core_busy_s(client_cpu) - busy_before - m.cpu_s)
     if m.rc not in (0, 1):  # 1: a validity warning or threshold, still a measured run
         log(f"run failed (exit {m.rc}): {m.stderr}")
         return None
@@ -73,6 +108,7 @@ def one_run(scen: Path, out: Path, timeout_s: float) -> dict[str, float] | None:
         "sched_p99": p("scheduler_lag_ms", "p99"),
         "dispatch_p99": p("dispatch_lag_ms", "p99"),
         "cpu_share": m.cpu_s / m.wall_s,
+        "others_share": others_s / m.wall_s if client_cpu is not None else float("nan"),
     }
 
 
@@ -85,7 +121,11 @@ def main(argv: Sequence[str]) -> int:
     add("--runs", type=int, default=3)
     add("--json", type=Path, default=None)
     add("--no-pin", action="store_true")
+    add("--baseline-src", type=Path, default=None, help="also run the agentload package here")
     args = parser.parse_args(argv)
+    variants = [("", agentload_cmd(None))]
+    if args.baseline_src is not None:
+        variants.insert(0, ("before: ", agentload_cmd(args.baseline_src.resolve())))
     rates = [float(r) for r in args.rates.split(",") if r]
     server_cpu, client_cpu, pin_note = pick_cores(not args.no_pin)
     work = Path(tempfile.mkdtemp(prefix="agentload-schedule-bench-"))
@@ -114,29 +154,34 @@ def main(argv: Sequence[str]) -> int:
         with server(script, *extra, cpu=server_cpu) as url:
             if client_cpu is not None:
                 os.sched_setaffinity(0, {client_cpu})
-            for run in range(args.runs):
-                for name, _, kind, (load,) in mine:
-                    if kind == Path("plain"):
-                        scen = scenario(
-                            work / "plain.yaml", url, load, "{method: GET, path: /}", "http"
-                        )
-                    else:
-                        scen = scenario(
-                            work / "stream.yaml",
-                            url,
-                            load,
-                            "{path: /v1/chat/completions, prompt_tokens: 8, "
-                            "max_tokens: 50, stream: true}",
-                            "openai-chat",
-                        )
-                    out = work / "runs" / f"{len(results)}-{run}-{name.replace(' ', '_')}"
-                    result = one_run(scen, out.with_name(out.name.replace("/", "_")), timeout_s)
-                    if result is not None:
-                        results.setdefault(name, []).append(result)
-                        log(
-                            f"{name} run {run}: achieved {result['achieved']:.1f}/s, "
-                            f"lag p99 {result['lag_p99']:.2f} ms"
-                        )
+            for run, (label, cmd), (base_name, _, kind, (load,)) in itertools.product(
+                range(args.runs), variants, mine
+            ):
+                name = label + base_name
+                if kind == Path("plain"):
+                    scen = scenario(
+                        work / "plain.yaml", url, load, "{method: GET, path: /}", "http"
+                    )
+                else:
+                    scen = scenario(
+                        work / "stream.yaml",
+                        url,
+                        load,
+                        "{path: /v1/chat/completions, prompt_tokens: 8, "
+                        "max_tokens: 50, stream: true}",
+                        "openai-chat",
+                    )
+                out = work / "runs" / f"{len(results)}-{run}-{name.replace(' ', '_')}"
+                result = one_run(
+                    cmd, scen, out.with_name(out.name.replace("/", "_")), timeout_s, client_cpu
+                )
+                if result is not None:
+                    results.setdefault(name, []).append(result)
+                    log(
+                        f"{name} run {run}: achieved {result['achieved']:.1f}/s, "
+                        f"lag p99 {result['lag_p99']:.2f} ms, others on the client core "
+                        f"{result['others_share'] * 100:.0f}%"
+                    )
     rows = []
     for name, runs in results.items():
         m = {k: median([r[k] for r in runs]) for k in runs[0]}
@@ -153,6 +198,7 @@ def main(argv: Sequence[str]) -> int:
                 f"{m['sched_p99']:.3f}",
                 f"{m['dispatch_p99']:.3f}",
                 f"{m['cpu_share'] * 100:.0f}%",
+                f"{m['others_share'] * 100:.0f}%",
             ]
         )
     header = [
@@ -170,6 +216,7 @@ def main(argv: Sequence[str]) -> int:
             "scheduler p99",
             "dispatch p99",
             "client CPU",
+            "others on its core",
         ],
         rows,
     )

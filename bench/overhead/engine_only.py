@@ -7,7 +7,7 @@ times as a real client does, and does no I/O). Two variants, interleaved run by 
 
 - ``all sinks``: every record sink a plain ``agentload run`` feeds — the records file (a real
   file in a temporary directory, flushed as the run's ticker does), the run aggregator, the
-  live window, the SLO tracker and the latency attribution windows;
+  live window and the latency attribution windows (the SLO tracker only with thresholds);
 - ``no sinks``: the engine alone (its users, the request's step, building the record).
 
 CPU is the process CPU clock around ``Engine.run`` only (no start-up, no summary), divided by
@@ -35,7 +35,7 @@ from agentload.engine import ClosedPlan, Engine
 from agentload.engine.sinks import RecordSink
 from agentload.metrics.aggregate import RunAggregator
 from agentload.metrics.window import RollingWindow
-from agentload.records.record import CallResult, Outcome, RequestRecord, Timing
+from agentload.records.record import CallResult, Outcome, Timing
 from agentload.records.rundir import RecordWriter
 from agentload.sessions.work import Work
 from agentload.slo.tracking import RunSlo
@@ -59,14 +59,6 @@ class InstantClient:
         return None
 
 
-class _WindowSink:  # as api._WindowSink
-    def __init__(self, window: RollingWindow, clock: MonotonicClock) -> None:
-        self._window, self._clock = window, clock
-
-    def add(self, record: RequestRecord) -> None:
-        self._window.add(record, self._clock.now_ns())
-
-
 async def _flusher(writer: RecordWriter, clock: MonotonicClock) -> None:
     while True:  # the run's ticker: records reach the file every 0.5 s
         await asyncio.sleep(0.25)
@@ -80,8 +72,9 @@ def one_run(requests: int, users: int, with_sinks: bool, tmp: Path) -> float:
     writer: RecordWriter | None = None
     if with_sinks:
         writer = RecordWriter(tmp / f"records-{time.monotonic_ns()}.jsonl")
-        sinks = [writer, RunAggregator(), _WindowSink(RollingWindow(), clock), RunSlo([]),
-                 PhaseWindows()]  # fmt: skip
+        slo = RunSlo([])  # as api.run: fed only when it has thresholds or objectives
+        sinks = [writer, RunAggregator(), RollingWindow(), PhaseWindows(),
+                 *([slo] if slo.tracks_records else [])]  # fmt: skip
     plan = ClosedPlan(users=users, think_min_s=0.0, think_max_s=0.0, duration_s=None,
                       max_requests=requests, seed=0)  # fmt: skip
     client: Any = InstantClient()

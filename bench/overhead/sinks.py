@@ -1,7 +1,8 @@
 """The in-process CPU cost of each step agentload runs to record one completed request.
 
 Every record sink a plain ``agentload run`` feeds is here (``api._run``): the records file,
-the run aggregator, the live window, the SLO tracker and the attribution windows."""
+the run aggregator, the live window and the attribution windows (the SLO tracker is fed
+only when the scenario has thresholds)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from agentload.analysis.attribution import PhaseWindows
-from agentload.clock import MonotonicClock
 from agentload.metrics.aggregate import RunAggregator
 from agentload.metrics.window import RollingWindow
 from agentload.records.record import Outcome, RequestRecord
 from agentload.records.rundir import RecordWriter
-from agentload.slo.tracking import RunSlo
 
 from .tables import table
 
@@ -66,9 +65,8 @@ def sink_costs(repeats: int = 5, count: int = 20_000) -> str:
         results.append((name, min(times) / count * 1e6))
 
     def window() -> Add:
-        # What api._WindowSink does: place the record in the live window at "now".
-        rolling, clock = RollingWindow(), MonotonicClock()
-        return lambda r: rolling.add(r, clock.now_ns())
+        # What api.run does: the live window places the record at its done_at.
+        return RollingWindow().add
 
     best("RequestRecord(...) by position (Engine._emit)", lambda: lambda r: engine_record(r.seq))
     with tempfile.TemporaryDirectory() as tmp:
@@ -83,7 +81,6 @@ def sink_costs(repeats: int = 5, count: int = 20_000) -> str:
             w.close()
     best("RunAggregator.add (6 histograms)", lambda: RunAggregator().add)
     best("RollingWindow.add (live view, 1 histogram)", window)
-    best("RunSlo.add (no thresholds)", lambda: RunSlo([]).add)
     best("PhaseWindows.add (attribution)", lambda: PhaseWindows().add)
 
     total = sum(cost for name, cost in results if not name.startswith(" "))

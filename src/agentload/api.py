@@ -41,7 +41,6 @@ from agentload.engine.heap import frozen_heap
 from agentload.errors import RunDirError
 from agentload.metrics.aggregate import RunAggregator
 from agentload.metrics.window import RollingWindow
-from agentload.records.record import RequestRecord
 from agentload.records.rundir import (
     SCENARIO_FILE,
     SUMMARY_FILE,
@@ -175,7 +174,9 @@ async def _run(
         client,
         clock,
         [
-            *(writer, aggregator, _WindowSink(window, clock), slo, phase_windows),
+            # The live window places each record at its done_at: no clock read per request.
+            *(writer, aggregator, window, phase_windows),
+            *([slo] if slo.tracks_records else []),  # nothing to judge: the summary has it
             *breaker,
             *pacers,
             *([progress.metrics] if isinstance(progress, _LiveProgress) else []),
@@ -195,6 +196,10 @@ async def _run(
     telemetry = TelemetryRunner(
         scenario.telemetry, clock, run_dir.path, in_flight=lambda: engine.in_flight
     )
+    aggregator.allocate()  # not on the event loop mid-load (docs/schedule-lag.md)
+    # The run clock's zero is when sending begins: the set-up above is not schedule lag.
+    clock.rebase()
+    meta["started_at"] = datetime.fromtimestamp(clock.wall_start_s, UTC).isoformat()
     telemetry.start()  # samples on the run clock until the engine is done
     status = "failed"
     try:
@@ -283,15 +288,6 @@ class _LiveProgress:
     def close(self) -> None:
         if self.inner is not None:
             self.inner.close()
-
-
-class _WindowSink:
-    def __init__(self, window: RollingWindow, clock: MonotonicClock) -> None:
-        self._window = window
-        self._clock = clock
-
-    def add(self, record: RequestRecord) -> None:
-        self._window.add(record, self._clock.now_ns())
 
 
 async def _tick(
@@ -461,10 +457,10 @@ def summarize_run_dir(path: Path) -> tuple[Summary, dict[str, Any], RecordReadSt
     aggregator = RunAggregator()
     slo = _stored_slo(run_dir.path)
     phase_windows = PhaseWindows()
+    sinks = [aggregator.add, phase_windows.add, *([slo.add] if slo.tracks_records else [])]
     for record in run_dir.iter_records(stats):
-        aggregator.add(record)
-        slo.add(record)
-        phase_windows.add(record)
+        for add in sinks:
+            add(record)
     rate = meta.get("target_rate_per_s")
     window = meta.get("load_window_s")
     summary = build_summary(

@@ -60,9 +60,10 @@ class RollingWindow:
         self.window_s = window_s
         self._slots: list[_Slot | None] = [None] * window_s
 
-    def add(self, record: RequestRecord, now_ns: int) -> None:
-        """Count a record at run-clock time ``now_ns``; one older than the window is ignored."""
-        second = now_ns // _NS_PER_S
+    def add(self, record: RequestRecord, now_ns: int | None = None) -> None:
+        """Count a record at run-clock time ``now_ns`` (by default its completion, ``done_at``:
+        a record sink needs no clock); one older than the window is ignored."""
+        second = (record.done_at if now_ns is None else now_ns) // _NS_PER_S
         index = second % self.window_s
         slot = self._slots[index]
         if slot is None or slot.second < second:

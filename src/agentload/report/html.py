@@ -20,7 +20,7 @@ from agentload.report import bottleneck_view
 from agentload.report.adaptive import adaptive_html, load_adaptive
 from agentload.report.html_charts import run_charts
 from agentload.report.html_page import card, chart_slots, esc, page, table
-from agentload.report.html_series import SeriesBuilder, run_histograms
+from agentload.report.html_series import run_histograms, series_of
 from agentload.report.html_tables import sessions_tables
 from agentload.report.html_telemetry import run_telemetry_charts
 from agentload.report.probe import load_probe, probe_html
@@ -47,9 +47,8 @@ def _number(value: object) -> float | None:
 def render_run_html(path: Path) -> str:
     run_dir = RunDir.open(path)
     meta = run_dir.read_meta()
-    builder = SeriesBuilder().add_all(run_dir.iter_records())
-    series = builder.build()
-    summary = _summary_dict(run_dir, builder.requests, meta)
+    series, requests = series_of(run_dir)
+    summary = _summary_dict(run_dir, requests, meta)
     target = _number(meta.get("target_rate_per_s"))
     charts = run_charts(series, run_histograms(series), target)
     bottleneck_charts: list[Any] = []  # drawn inside its own section, not the charts grid

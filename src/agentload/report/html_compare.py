@@ -11,13 +11,13 @@ from agentload.records.rundir import RunDir
 from agentload.report.adaptive import adaptive_compare_html, load_adaptive
 from agentload.report.html_charts import Spec, series, spectrum_chart, time_chart
 from agentload.report.html_page import chart_slots, esc, page, table
-from agentload.report.html_series import RunSeries, SeriesBuilder, run_histograms
+from agentload.report.html_series import RunSeries, run_histograms, series_of
 from agentload.report.markdown import attribution_lines, comparison_row
 from agentload.report.probe import load_probe, probe_compare_html
 
 
 def _load(path: Path) -> RunSeries:
-    return SeriesBuilder().add_all(RunDir.open(path).iter_records()).build()
+    return series_of(RunDir.open(path))[0]
 
 
 def _padded(values: list[float], n: int) -> list[float]:

@@ -17,7 +17,7 @@ from agentload.analysis.generator_check import (
     LOOP_LAG_LIMIT_MS,
     generator_verdict,
 )
-from agentload.analysis.goodput import GoodputCounter
+from agentload.analysis.goodput import Goodput, GoodputCounter
 from agentload.analysis.summary import Summary
 from agentload.analysis.validity import untrusted_reasons
 from agentload.config.thresholds import SloSection, ThresholdSpec
@@ -37,6 +37,13 @@ class RunSlo:
     def from_scenario_dict(cls, data: Mapping[str, Any]) -> RunSlo:
         """From a stored scenario (scenario.yaml); raises pydantic's ValidationError."""
         return cls(SloSection.model_validate(dict(data)).all())
+
+    @property
+    def tracks_records(self) -> bool:
+        """Whether records must be fed to ``add``: there are thresholds to judge or goodput
+        objectives to check. Without either, the run's summary holds the goodput (every ok
+        request is good) and the engine need not call this sink at all."""
+        return bool(self.gate.rules or self.goodput.objectives)
 
     def add(self, record: RequestRecord) -> None:
         self.gate.add(record)
@@ -74,8 +81,31 @@ class RunSlo:
             summary,
             untrustworthy_because=reasons,
             thresholds=tuple(self.gate.verdicts(duration_s, aborted_by, facts)),
-            goodput=self.goodput.result(duration_s, summary.per_action),
+            goodput=self.goodput.result(duration_s, summary.per_action)
+            if self.tracks_records
+            else goodput_without_objectives(summary),
         )
+
+
+def goodput_without_objectives(summary: Summary) -> Goodput:
+    """What ``GoodputCounter`` (no objectives) counts, from the summary: every ok request is
+    good, and a session is good when each of its requests was ok (the summary's succeeded)."""
+    duration_s = summary.duration_s
+
+    def rate(count: int) -> float | None:
+        return count / duration_s if duration_s else None
+
+    sessions = summary.sessions or {}
+    count, good = int(sessions.get("count", 0)), int(sessions.get("succeeded", 0))
+    return Goodput(
+        objectives=(),
+        good=summary.ok,
+        per_s=rate(summary.ok),
+        per_action={name: (a.ok, rate(a.ok)) for name, a in summary.per_action.items()},
+        sessions=count,
+        sessions_good=good,
+        sessions_per_s=rate(good) if count else None,
+    )
 
 
 def _number(value: Any, default: float) -> float:

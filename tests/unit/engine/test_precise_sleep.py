@@ -88,3 +88,23 @@ def test_falls_back_to_the_loop_timer_where_no_kernel_timer_exists() -> None:
     lags = asyncio.run(main())
     assert min(lags) >= 0
     assert clock._timer is None
+
+
+@linux_only
+def test_a_rebased_clock_counts_and_sleeps_from_its_new_zero() -> None:
+    async def main() -> tuple[int, int, float]:
+        clock = MonotonicClock()
+        await clock.sleep_until(clock.now_ns() + 20_000_000)  # the timer exists before
+        wall_before = clock.wall_start_s
+        clock.rebase()
+        at_zero = clock.now_ns()
+        await clock.sleep_until(5_000_000)
+        woke = clock.now_ns()
+        clock.close()
+        return at_zero, woke, clock.wall_start_s - wall_before
+
+    at_zero, woke, wall_moved_s = asyncio.run(main())
+    assert 0 <= at_zero < 5_000_000
+    assert woke >= 5_000_000  # not early: the kernel timer uses the new zero too
+    assert woke < 200_000_000  # a wake-up on the new zero, not a hang
+    assert wall_moved_s >= 0.02
