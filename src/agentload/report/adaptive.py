@@ -11,12 +11,12 @@ runtime layer, which reports may not import); a test keeps them equal.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
 from agentload.report.html_page import esc, table
+from agentload.report.run_files import load_run_json
 
 ADAPTIVE_FILE: Final = "adaptive.json"
 FIELDS: Final = (
@@ -32,16 +32,11 @@ FIELDS: Final = (
 def load_adaptive(run_dir: Path) -> dict[str, Any] | None:
     """adaptive.json of ``run_dir``; None when there is none. An unreadable one gives
     ``{"unreadable": reason}``: the reports say so rather than fail."""
-    path = run_dir / ADAPTIVE_FILE
-    if not path.is_file():
-        return None
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        return {"unreadable": f"{path}: {exc}"}
-    if not isinstance(doc, dict) or not isinstance(doc.get("target"), str):
-        return {"unreadable": f"{path}: not an adaptive summary written by agentload run"}
-    return doc
+    return load_run_json(
+        run_dir / ADAPTIVE_FILE,
+        lambda doc: isinstance(doc.get("target"), str),
+        "an adaptive summary written by agentload run",
+    )
 
 
 def _count(value: object) -> str:

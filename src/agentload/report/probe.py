@@ -10,7 +10,6 @@ module belongs to the runtime layer, which reports may not import); a test keeps
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final
@@ -20,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from agentload.report.html_page import esc, table
+from agentload.report.run_files import load_run_json
 from agentload.units import format_duration_ms
 
 PROBE_FILE: Final = "probe.json"
@@ -38,16 +38,11 @@ HEADERS: Final = ("measurement", "n", "p50", "p90", "p99", "max")
 def load_probe(run_dir: Path) -> dict[str, Any] | None:
     """probe.json of ``run_dir``; None when there is none. An unreadable one gives
     ``{"unreadable": reason}``: the reports say so rather than fail."""
-    path = run_dir / PROBE_FILE
-    if not path.is_file():
-        return None
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        return {"unreadable": f"{path}: {exc}"}
-    if not isinstance(doc, dict) or not isinstance(doc.get("measurements"), dict):
-        return {"unreadable": f"{path}: not a probe summary written by agentload probe"}
-    return doc
+    return load_run_json(
+        run_dir / PROBE_FILE,
+        lambda doc: isinstance(doc.get("measurements"), dict),
+        "a probe summary written by agentload probe",
+    )
 
 
 def _value(key: str, value: object) -> str:

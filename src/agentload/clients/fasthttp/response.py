@@ -109,18 +109,8 @@ class Body:
     # --- fed by the connection (protocol callbacks) ------------------------------------
 
     def feed(self, data: bytes) -> None:
-        consumer = self._consumer
-        if consumer is not None:  # the streaming hot path: one call per body piece
-            try:
-                finished = consumer(data)
-            except Exception as exc:  # the reader's error, raised to it from consumed()
-                self._consumer = None
-                self._consumer_error = exc
-                self._wake()
-                return
-            if finished:
-                self._consumer = None
-                self._wake()
+        if self._consumer is not None:  # the streaming hot path: one call per body piece
+            self._deliver(data)
             return
         self._chunks.append(data)
         self._size += len(data)
