@@ -187,9 +187,11 @@ class Body:
         nothing was taken."""
         if not self._eof or self._error is not None or self._consumer is not None:
             return None
+        return self._take() if self._chunks else b""
+
+    def _take(self) -> bytes:
+        """Everything buffered (at least one chunk), reading resumed if it was paused."""
         chunks = self._chunks
-        if not chunks:
-            return b""
         data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         chunks.clear()
         self._size = 0
@@ -215,14 +217,7 @@ class Body:
                 await self._waiter
             finally:
                 self._waiter = None
-        chunks = self._chunks
-        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-        chunks.clear()
-        self._size = 0
-        if self._paused:
-            self._paused = False
-            self._conn.resume_reading()
-        return data
+        return self._take()
 
     async def read(self, n: int = -1) -> bytes:
         """Up to ``n`` bytes as soon as any are there; the whole body when ``n`` < 0."""
