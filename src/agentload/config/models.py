@@ -7,13 +7,13 @@ second. Models hold configuration only; no runtime state lives here.
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
     Field,
     model_validator,
 )
-from yarl import URL
 
 from agentload.config.capacity import (
     CapacityConfig,
@@ -79,18 +79,18 @@ class Timeouts(Strict):
 
 def _check_base_url(value: str) -> str:
     try:
-        url = URL(value)
+        url = urlsplit(value)
         port = url.port  # raises for a port out of range
     except (ValueError, TypeError) as exc:
         raise ValueError(f"{value!r} is not a URL: {exc}") from None
-    if url.scheme not in ("http", "https") or not url.host:
+    if url.scheme not in ("http", "https") or not url.hostname:
         raise ValueError(f"{value!r}: write it as http(s)://host[:port][/prefix]")
-    if url.user is not None or url.password is not None:
+    if url.username is not None or url.password is not None:
         raise ValueError(
             "credentials in the URL would be written to the run directory; "
             "send them in target.headers with ${ENV_VAR}"
         )
-    if url.query_string or url.fragment:
+    if url.query or url.fragment:
         raise ValueError("no query string or fragment in base_url; put them in request.path")
     if port is not None and not 0 < port < 65536:
         raise ValueError(f"port {port} is out of range")

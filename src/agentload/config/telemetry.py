@@ -20,29 +20,29 @@ listed in docs/telemetry.md.
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field
-from yarl import URL
 
 from agentload.config.fields import DurationS, Strict
 
 
 def _check_http_url(value: str) -> str:
     try:
-        url = URL(value)
+        url = urlsplit(value)
     except (ValueError, TypeError) as exc:
         raise ValueError(f"{value!r} is not a URL: {exc}") from None
-    if url.scheme not in ("http", "https") or not url.host:
+    if url.scheme not in ("http", "https") or not url.hostname:
         raise ValueError(f"{value!r}: write it as http(s)://host:port/metrics")
     return value
 
 
 def _check_redis_url(value: str) -> str:
     try:
-        url = URL(value)
+        url = urlsplit(value)
     except (ValueError, TypeError) as exc:
         raise ValueError(f"{value!r} is not a URL: {exc}") from None
-    if url.scheme not in ("redis", "rediss", "unix") or not (url.host or url.path):
+    if url.scheme not in ("redis", "rediss", "unix") or not (url.hostname or url.path):
         raise ValueError(f"{value!r}: write it as redis://host:port/db")
     return value
 

@@ -77,52 +77,55 @@ class ChatCompletionRequest(msgspec.Struct, omit_defaults=True):
         return self.max_completion_tokens if self.max_completion_tokens else self.max_tokens
 
 
-class Usage(msgspec.Struct):
+# gc=False on the decoded types below: they hold only text, numbers and each other (no
+# cycles), and a stream decodes one per chunk; untracked, they add nothing to the
+# collector's passes, which run on the event loop's thread.
+class Usage(msgspec.Struct, gc=False):
     prompt_tokens: int
     completion_tokens: int
     total_tokens: int
 
 
-class _Delta(msgspec.Struct):
+class _Delta(msgspec.Struct, gc=False):
     content: str | None = None
     role: str | None = None
 
 
-class _StreamChoice(msgspec.Struct):
+class _StreamChoice(msgspec.Struct, gc=False):
     index: int = 0
     delta: _Delta = msgspec.field(default_factory=_Delta)
     finish_reason: str | None = None
 
 
-class _ErrorBody(msgspec.Struct):
+class _ErrorBody(msgspec.Struct, gc=False):
     message: str = ""
     type: str | None = None
 
 
-class _StreamChunk(msgspec.Struct):
+class _StreamChunk(msgspec.Struct, gc=False):
     choices: list[_StreamChoice] = msgspec.field(default_factory=list)
     usage: Usage | None = None
     error: _ErrorBody | None = None
 
 
-class _Message(msgspec.Struct):
+class _Message(msgspec.Struct, gc=False):
     role: str = "assistant"
     content: str | None = None
 
 
-class _Choice(msgspec.Struct):
+class _Choice(msgspec.Struct, gc=False):
     index: int = 0
     message: _Message = msgspec.field(default_factory=_Message)
     finish_reason: str | None = None
 
 
-class _Completion(msgspec.Struct):
+class _Completion(msgspec.Struct, gc=False):
     choices: list[_Choice] = msgspec.field(default_factory=list)
     usage: Usage | None = None
     error: _ErrorBody | None = None
 
 
-class ChunkInfo(msgspec.Struct, frozen=True):
+class ChunkInfo(msgspec.Struct, frozen=True, gc=False):
     """What the load side needs from one streamed chunk."""
 
     content: str  # "" for role-only or usage-only chunks
@@ -130,7 +133,7 @@ class ChunkInfo(msgspec.Struct, frozen=True):
     usage: Usage | None
 
 
-class CompletionInfo(msgspec.Struct, frozen=True):
+class CompletionInfo(msgspec.Struct, frozen=True, gc=False):
     content: str
     finish_reason: str | None
     usage: Usage | None

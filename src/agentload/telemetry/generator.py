@@ -15,15 +15,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import stat
 import time
 from collections.abc import Callable
-from pathlib import Path
-
-import psutil
 
 NAME = "generator"
 PROBE_INTERVAL_S = 0.025  # 40 wake-ups a second: ~0.4% of a core; longer stalls always show
-_FD_DIR = Path("/proc/self/fd")
+_FD_DIR = "/proc/self/fd"
+_STATM = "/proc/self/statm"
+_PAGE_BYTES = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 class LoopLagProbe:
@@ -63,7 +63,6 @@ class GeneratorCollector:
     def __init__(self, in_flight: Callable[[], int] | None = None) -> None:
         self._in_flight = in_flight
         self._probe = LoopLagProbe()
-        self._process = psutil.Process()
         self._last_cpu: tuple[float, float] | None = None
 
     async def sample(self) -> dict[str, float]:
@@ -87,25 +86,41 @@ class GeneratorCollector:
         return values
 
     def _blocking_reads(self) -> tuple[int | None, int | None]:
-        try:
-            rss: int | None = self._process.memory_info().rss
-        except psutil.Error:
-            rss = None
-        return open_sockets(), rss
+        return open_sockets(), resident_bytes()
 
     async def close(self) -> None:
         await self._probe.stop()
 
 
+def resident_bytes() -> int | None:
+    """This process's resident set: /proc/self/statm where there is one (psutil, ~1 MB
+    resident, is then not loaded for it), else psutil; None if neither can tell."""
+    try:
+        with open(_STATM, "rb") as statm:
+            return int(statm.read().split()[1]) * _PAGE_BYTES
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        import psutil
+
+        return int(psutil.Process().memory_info().rss)
+    except Exception:  # psutil.Error, or a platform psutil does not support
+        return None
+
+
 def open_sockets() -> int | None:
-    """Descriptors of this process that are sockets (Linux); None where /proc is missing."""
+    """Descriptors of this process that are sockets (Linux); None where /proc is missing.
+
+    ``fstat`` by descriptor number, not ``readlink`` of a /proc path: ~0.8 µs a descriptor
+    instead of ~5, and this runs once a second beside the event loop, on its core (with 500
+    sockets: 0.4 ms instead of 2.7 ms of that core each second)."""
     try:
         names = os.listdir(_FD_DIR)
     except OSError:
         return None
     count = 0
     for name in names:
-        with contextlib.suppress(OSError):  # closed between the listing and the link read
-            if os.readlink(_FD_DIR / name).startswith("socket:"):
+        with contextlib.suppress(OSError, ValueError):  # closed since the listing
+            if stat.S_ISSOCK(os.fstat(int(name)).st_mode):
                 count += 1
     return count

@@ -22,8 +22,7 @@ and then its ``read`` runs.
 from __future__ import annotations
 
 import asyncio
-
-from yarl import URL
+from urllib.parse import urlsplit
 
 from agentload.clients.failures import classify_exception
 from agentload.clients.fasthttp.connection import Connection, ServerDisconnected
@@ -41,11 +40,11 @@ _MAX_CACHED_HEADS = 1024  # distinct (method, path) request heads kept serialise
 
 class FastTransport:
     def __init__(self, target: Target, *, max_connections: int) -> None:
-        url = URL(target.base_url)
+        url = urlsplit(target.base_url)  # checked when the scenario was loaded
         secure = url.scheme == "https"
         port = url.port or (443 if secure else 80)
-        host = url.host or "127.0.0.1"
-        self._prefix = url.path.rstrip("/")
+        host = url.hostname or "127.0.0.1"
+        self._prefix = url.path.rstrip("/")  # as written (percent-encoded): the request line's
         self._first_byte_s = target.timeouts.first_byte
         self._total_s = target.timeouts.total
         self.max_response_bytes = target.max_response_bytes

@@ -1,0 +1,37 @@
+"""``generator.open_sockets`` counts this process's socket descriptors and nothing else."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import sys
+import tempfile
+
+import pytest
+
+from agentload.telemetry.generator import open_sockets
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="reads /proc/self/fd")
+
+
+def test_counts_each_open_socket_and_not_files() -> None:
+    before = open_sockets()
+    assert before is not None
+    with contextlib.ExitStack() as stack:
+        for _ in range(7):
+            stack.enter_context(socket.socket())
+        for _ in range(5):
+            stack.enter_context(tempfile.TemporaryFile())
+        assert open_sockets() == before + 7
+    assert open_sockets() == before
+
+
+def test_resident_bytes_reads_this_process_and_grows_with_what_it_touches() -> None:
+    from agentload.telemetry.generator import resident_bytes
+
+    before = resident_bytes()
+    assert before is not None and before > 1_000_000  # an interpreter is megabytes
+    block = bytearray(32 * 1024 * 1024)  # zero-filled: every page touched
+    after = resident_bytes()
+    assert after is not None and after - before > 16 * 1024 * 1024
+    del block
