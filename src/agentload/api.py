@@ -38,6 +38,7 @@ from agentload.engine.adaptive import AdaptivePacer, adaptive_plan
 from agentload.engine.breaker import STATUS as UNREACHABLE_STATUS
 from agentload.engine.breaker import UnreachableBreaker
 from agentload.engine.heap import frozen_heap
+from agentload.engine.sinks import BatchedSinks
 from agentload.errors import RunDirError
 from agentload.metrics.aggregate import RunAggregator
 from agentload.metrics.window import RollingWindow
@@ -168,15 +169,21 @@ async def _run(
         client = RetryingClient(client, scenario.target.retry, seed=scenario.seed)
     breaker = _breaker(scenario)
     pacers = AdaptivePacer.for_scenario(scenario)  # load.model adaptive: holds its target
+    # Fed a batch at a time (engine/sinks.py); read only after ``batched.flush()``. The live
+    # window places each record at its done_at: no clock read per request.
+    batched = BatchedSinks(
+        [
+            *(writer, aggregator, window, phase_windows),
+            *([slo] if slo.tracks_records else []),  # nothing to judge: the summary has it
+        ]
+    )
     engine = Engine(
         _plan(scenario),
         scenario_builder(scenario),
         client,
         clock,
         [
-            # The live window places each record at its done_at: no clock read per request.
-            *(writer, aggregator, window, phase_windows),
-            *([slo] if slo.tracks_records else []),  # nothing to judge: the summary has it
+            batched,
             *breaker,
             *pacers,
             *([progress.metrics] if isinstance(progress, _LiveProgress) else []),
@@ -191,7 +198,7 @@ async def _run(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, handler)
     ticker = asyncio.ensure_future(
-        _tick(engine, clock, writer, window, aggregator, progress, load, slo)
+        _tick(engine, clock, batched, writer, window, aggregator, progress, load, slo)
     )
     telemetry = TelemetryRunner(
         scenario.telemetry, clock, run_dir.path, in_flight=lambda: engine.in_flight
@@ -215,6 +222,7 @@ async def _run(
         for task in (ticker, *watches):
             task.cancel()
         await asyncio.gather(ticker, *watches, return_exceptions=True)
+        batched.flush()  # every record reaches the file and the totals, however the run ended
         if handle_signals:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
@@ -293,6 +301,7 @@ class _LiveProgress:
 async def _tick(
     engine: Engine,
     clock: MonotonicClock,
+    batched: BatchedSinks,
     writer: Any,
     window: RollingWindow,
     totals: RunAggregator,
@@ -303,6 +312,7 @@ async def _tick(
     """Flush records at least once a second, judge abort rules, and feed the live view."""
     while True:
         await asyncio.sleep(_TICK_S)
+        batched.flush()  # the file, the abort rules and the live view read what came so far
         now = clock.now_ns()
         writer.flush_due(now)
         if slo.has_abort_rules and slo.gate.aborted is None and slo.check_abort(now / NS_PER_S):
