@@ -14,6 +14,9 @@ class RecordSink(Protocol):
     def add(self, record: RequestRecord) -> None: ...
 
 
+AddMany = Callable[[Sequence[RequestRecord]], None]
+
+
 class BatchedSinks:
     """Sinks fed a batch at a time: records wait here (at most ``size``), then each sink
     takes the whole batch in turn, in the order the records came.
@@ -26,10 +29,14 @@ class BatchedSinks:
     sinks that must see each record at once (circuit breaker, adaptive pacer, live
     Prometheus metrics) are not put here."""
 
-    __slots__ = ("_adds", "_batch", "_size")
+    __slots__ = ("_batch", "_sinks", "_size")
 
     def __init__(self, sinks: Sequence[RecordSink], size: int = BATCH_RECORDS) -> None:
-        self._adds: tuple[Callable[[RequestRecord], None], ...] = tuple(s.add for s in sinks)
+        # A sink with ``add_many(records)`` takes the batch in one call (the records file
+        # encodes it in one go); the others one record at a time, in a row.
+        self._sinks: tuple[tuple[Callable[[RequestRecord], None], AddMany | None], ...] = tuple(
+            (sink.add, getattr(sink, "add_many", None)) for sink in sinks
+        )
         self._batch: list[RequestRecord] = []
         self._size = size
 
@@ -45,9 +52,12 @@ class BatchedSinks:
         if not batch:
             return
         self._batch = []
-        for add in self._adds:
-            for record in batch:
-                add(record)
+        for add, add_many in self._sinks:
+            if add_many is not None:
+                add_many(batch)
+            else:
+                for record in batch:
+                    add(record)
 
     @property
     def waiting(self) -> int:

@@ -173,9 +173,16 @@ class LatencyHistogram:
         hdr.total_count += len(values_us)
         hdr.min_value = min(hdr.min_value, int(values_us.min()))
         hdr.max_value = max(hdr.max_value, int(values_us.max()))
-        batch_mean = math.fsum(values.tolist()) / len(values)  # correctly rounded sum
+        low_ms, high_ms = float(values.min()), float(values.max())
+        if low_ms >= 0.0:
+            # No cancellation among same-sign values: numpy's pairwise sum is within a few
+            # ulps of the exact sum, at a tenth of the cost of fsum over a Python list (which
+            # was 40% of a fold: 50 µs per 2,048 values).
+            batch_mean = float(np.sum(values)) / len(values)
+        else:
+            batch_mean = math.fsum(values.tolist()) / len(values)  # correctly rounded sum
         batch_m2 = float(np.sum((values - batch_mean) ** 2))
-        self._combine(len(values), float(values.min()), float(values.max()), batch_mean, batch_m2)
+        self._combine(len(values), low_ms, high_ms, batch_mean, batch_m2)
 
     def _indices(self, values_us: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         # HdrHistogram's counts index, vectorised; frexp's exponent is the bit length (exact

@@ -52,3 +52,23 @@ def test_every_sink_sees_every_record_in_order_and_none_waits_past_a_batch(
     batched.flush()
     for sink in sinks:
         assert sink.seqs == added
+
+
+class SeenInBatches(Seen):
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[int] = []
+
+    def add_many(self, records: list[RequestRecord]) -> None:
+        self.batches.append(len(records))
+        self.seqs += [r.seq for r in records]
+
+
+def test_a_sink_with_add_many_takes_each_batch_in_one_call() -> None:
+    one, many = Seen(), SeenInBatches()
+    batched = BatchedSinks([one, many], size=4)
+    for seq in range(10):
+        batched.add(record(seq))
+    batched.flush()
+    assert one.seqs == many.seqs == list(range(10))
+    assert many.batches == [4, 4, 2]

@@ -166,3 +166,25 @@ def test_a_full_buffer_folds_without_a_read() -> None:
     histogram.record_many_ms([2.0] * (histogram_module._FLUSH_AT + 1))
     assert len(histogram._pending) == 0
     assert int(histogram._counts.sum()) == histogram_module._FLUSH_AT + 1
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.floats(min_value=0.0, max_value=3.6e6, allow_nan=False, allow_infinity=False),
+        min_size=1,
+        max_size=5000,
+    ),
+    st.booleans(),
+)
+def test_the_mean_of_folded_batches_stays_within_a_few_ulps_of_the_exact_mean(
+    values: list[float], negate_one: bool
+) -> None:
+    # Same-sign batches are summed by numpy, mixed-sign ones exactly: both close to fsum.
+    if negate_one:
+        values = [-values[0], *values[1:]]
+    histogram = LatencyHistogram()
+    histogram.pending_ms.extend(values)
+    histogram.fold()
+    exact = math.fsum(values) / len(values)
+    assert histogram.mean_ms == pytest.approx(exact, rel=1e-12, abs=1e-9)
