@@ -26,8 +26,6 @@ from pydantic import ValidationError
 
 from agentload import __version__
 from agentload.analysis.attribution import PhaseWindows
-from agentload.analysis.bottleneck import with_bottleneck
-from agentload.analysis.summary import Summary, build_summary, with_run_notes
 from agentload.clients import client_for
 from agentload.clients.retry import RetryingClient
 from agentload.clock import NS_PER_S, MonotonicClock
@@ -37,7 +35,7 @@ from agentload.engine import ClosedPlan, Engine, OpenPlan, RunStatus, SessionPla
 from agentload.engine.adaptive import AdaptivePacer, adaptive_plan
 from agentload.engine.breaker import STATUS as UNREACHABLE_STATUS
 from agentload.engine.breaker import UnreachableBreaker
-from agentload.engine.heap import frozen_heap
+from agentload.engine.heap import frozen_heap, release_free_heap
 from agentload.engine.sinks import BatchedSinks
 from agentload.errors import RunDirError
 from agentload.metrics.aggregate import RunAggregator
@@ -61,7 +59,10 @@ from agentload.telemetry.summary import run_meta as telemetry_meta
 from agentload.telemetry.summary import with_telemetry
 from agentload.traffic import arrival_process, arrivals_from_spec, natural_bounds, schedule_ns
 
-if TYPE_CHECKING:  # prometheus-client loads only with --metrics-port
+# The summary and its analyses load when a run ends (the load phase does not hold them);
+# prometheus-client only with --metrics-port.
+if TYPE_CHECKING:
+    from agentload.analysis.summary import Summary
     from agentload.engine.live_metrics import LiveMetrics
 
 _TICK_S = 0.25
@@ -204,6 +205,7 @@ async def _run(
         scenario.telemetry, clock, run_dir.path, in_flight=lambda: engine.in_flight
     )
     aggregator.allocate()  # not on the event loop mid-load (docs/schedule-lag.md)
+    release_free_heap()  # after the set-up, so the load phase holds only what it uses
     # The run clock's zero is when sending begins: the set-up above is not schedule lag.
     clock.rebase()
     meta["started_at"] = datetime.fromtimestamp(clock.wall_start_s, UTC).isoformat()
@@ -232,6 +234,9 @@ async def _run(
         if progress is not None:
             progress.close()
         # Whatever happened, the run directory ends consistent: summary and final status.
+        from agentload.analysis.bottleneck import with_bottleneck
+        from agentload.analysis.summary import build_summary, with_run_notes
+
         load_window_s = (engine.sending_ended_ns or clock.now_ns()) / NS_PER_S
         summary = build_summary(
             aggregator, target_rate_per_s=target_rate(scenario), load_window_s=load_window_s
@@ -461,6 +466,9 @@ def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
 
 def summarize_run_dir(path: Path) -> tuple[Summary, dict[str, Any], RecordReadStats]:
     """Recompute the summary from the records alone (what ``agentload report`` shows)."""
+    from agentload.analysis.bottleneck import with_bottleneck
+    from agentload.analysis.summary import build_summary, with_run_notes
+
     run_dir = RunDir.open(path)
     meta = run_dir.read_meta()
     stats = RecordReadStats()

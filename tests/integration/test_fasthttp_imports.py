@@ -4,7 +4,8 @@ baseline memory, so what it does not need stays out.
 - A run on the fast transport never loads aiohttp (≈25 MB); one on the aiohttp transport
   still works. The reference agent (fastapi, uvicorn) and redis stay out of every run.
 - The load phase does not load what only the end of the run needs (the HTML report, the
-  terminal views and rich) nor the live Prometheus endpoint when it is not asked for.
+  terminal views and rich, the bottleneck analysis) nor the live Prometheus endpoint when
+  it is not asked for.
 - ``agentload run`` imports no other subcommand (compare, capacity, agent, ...).
 """
 
@@ -38,7 +39,12 @@ print(json.dumps({"ok": result.summary.ok, "load": Watch.load,
 """
 
 _NEVER = ["fastapi", "uvicorn", "redis", "agentload.reference_agent", "prometheus_client"]
-_END_ONLY = ["rich", "agentload.report.html", "agentload.report.terminal"]
+_END_ONLY = [
+    "rich",
+    "agentload.report.html",
+    "agentload.report.terminal",
+    "agentload.analysis.bottleneck",  # the end-of-run analyses
+]
 
 
 def _scenario(tmp_path: Path, base_url: str, transport: str) -> Path:

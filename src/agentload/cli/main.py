@@ -19,6 +19,7 @@ import typer
 from typer.core import TyperGroup
 
 from agentload import __version__
+from agentload.cli.pydantic_plugins import skip_plugin_discovery
 from agentload.errors import AgentloadError
 
 if TYPE_CHECKING:  # typer's own click (importing the click package would load a second one)
@@ -136,6 +137,7 @@ def _root(
 
 
 def main() -> None:
+    skip_plugin_discovery()  # before typer builds its first validator
     try:
         app(standalone_mode=True)
     except AgentloadError as exc:

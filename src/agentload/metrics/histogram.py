@@ -15,6 +15,11 @@ before anything reads the histogram. Bucket counts, count, min and max are ident
 recording one value at a time; mean and M2 are combined per batch (Chan et al.), so they
 can differ from a one-at-a-time update in the last bits of a double, never in a printed digit.
 
+Memory: the buckets (1 µs .. 1 h at 3 digits: 22,528 counts, 176 KiB) live in an anonymous
+mapping, which reads as zeros and is resident only where written, so a histogram holds just
+the pages its values fall in (a few tens of KB); hdrh's own ``HdrHistogram`` (which zeroes
+all of its counts) is built only to encode, decode or convert a blob.
+
 A hot caller whose values are finite by construction (differences of integer nanoseconds)
 may append to ``pending_ms`` directly, skipping the call and the check, provided it calls
 ``fold_if_full`` at least every ``FLUSH_AT`` values so that memory stays bounded.
@@ -23,19 +28,36 @@ may append to ``pending_ms`` directly, skipping the call and the check, provided
 from __future__ import annotations
 
 import math
+import mmap
 from array import array
 from collections.abc import Iterable, Sequence
 
 import msgspec
 import numpy as np
 import numpy.typing as npt
-from hdrh.histogram import HdrHistogram
+from hdrh.histogram import HdrHistogram, get_bucket_count
 
 LOWEST_US = 1
 HIGHEST_US = 3_600_000_000  # one hour
 SIGNIFICANT_DIGITS = 3
 _FLUSH_AT = 2048  # buffered values per fold: ~16 KB, folded in ~0.1 ms
 FLUSH_AT = _FLUSH_AT
+# The bucket arithmetic (value <-> index) depends on the lowest value and the digits only, so
+# a histogram with the same two and a tiny range does it without 176 KiB of zeroed counts.
+_MATH = HdrHistogram(LOWEST_US, 2 * LOWEST_US, SIGNIFICANT_DIGITS)
+_COUNTS_LEN = (
+    get_bucket_count(HIGHEST_US, _MATH.sub_bucket_count, _MATH.unit_magnitude) + 1
+) * _MATH.sub_bucket_half_count
+
+
+def _full_hdr() -> HdrHistogram:
+    return HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
+
+
+def _zeroed_counts() -> npt.NDArray[np.uint64]:
+    # Anonymous pages read as zero and cost no memory until written (see the module docstring).
+    counts: npt.NDArray[np.uint64] = np.frombuffer(mmap.mmap(-1, _COUNTS_LEN * 8), np.uint64)
+    return counts
 
 
 def warm_up() -> None:
@@ -59,7 +81,8 @@ class ExactStats(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class LatencyHistogram:
-    """Fixed-memory (~190 KB) millisecond histogram; values outside 1 µs .. 1 h are clamped.
+    """Bounded-memory (≤ 176 KiB, usually a few pages) millisecond histogram; values outside
+    1 µs .. 1 h are clamped.
 
     A value below 1 µs (including a negative one) is bucketed as 1 µs; one above an hour is
     bucketed as an hour and counted in ``overflow``. The exact statistics keep the true value.
@@ -67,8 +90,9 @@ class LatencyHistogram:
 
     __slots__ = (
         "_count",
-        "_counts_view",
-        "_hdr_or_none",
+        "_counts_or_none",
+        "_high_index",
+        "_low_index",
         "_m2",
         "_max",
         "_mean",
@@ -78,10 +102,13 @@ class LatencyHistogram:
     )
 
     def __init__(self) -> None:
-        # The ~190 KB of buckets are allocated on first use: many histograms of a run (TTFT
-        # of plain requests, job phases, ...) never receive a value.
-        self._hdr_or_none: HdrHistogram | None = None
-        self._counts_view: npt.NDArray[np.uint64] | None = None
+        # The buckets are mapped on first use: many histograms of a run (TTFT of plain
+        # requests, job phases, ...) never receive a value.
+        self._counts_or_none: npt.NDArray[np.uint64] | None = None
+        # The span of buckets that may be non-zero (empty while low > high): reads, merges
+        # and encodes look at it alone, so they touch no page outside it.
+        self._low_index = _COUNTS_LEN
+        self._high_index = -1
         # Recorded but not yet folded into the buckets; the same array for the histogram's
         # life (``pending_ms``), so a hot caller may hold on to its ``append``.
         self._pending = array("d")
@@ -93,21 +120,23 @@ class LatencyHistogram:
         self._m2 = 0.0
 
     @property
-    def _hdr(self) -> HdrHistogram:
-        hdr = self._hdr_or_none
-        if hdr is None:
-            hdr = self._hdr_or_none = HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
-            self._counts_view = np.ctypeslib.as_array(hdr.counts)  # a view, not a copy
-        return hdr
-
-    @property
     def _counts(self) -> npt.NDArray[np.uint64]:
-        counts = self._counts_view
+        counts = self._counts_or_none
         if counts is None:
-            self._hdr  # noqa: B018 - allocates the buckets and their view
-            counts = self._counts_view
-            assert counts is not None
+            counts = self._counts_or_none = _zeroed_counts()
         return counts
+
+    def _add_counts(self, low: int, added: npt.NDArray[np.uint64]) -> None:
+        """Add ``added`` to the buckets from index ``low`` on."""
+        high = low + len(added) - 1
+        self._counts[low : high + 1] += added
+        self._low_index = min(self._low_index, low)
+        self._high_index = max(self._high_index, high)
+
+    def _span(self) -> tuple[int, npt.NDArray[np.uint64]]:
+        """(first index, the counts from there to the last bucket that may be non-zero)."""
+        low = self._low_index
+        return low, self._counts[low : self._high_index + 1]
 
     @property
     def count(self) -> int:
@@ -133,9 +162,9 @@ class LatencyHistogram:
         self._fold()
 
     def allocate(self) -> None:
-        """Allocate the buckets now rather than at the first fold (0.3-1.5 ms, which a load
-        generator would rather spend before its load starts)."""
-        self._counts  # noqa: B018 - allocates the buckets and their view
+        """Map the buckets now rather than at the first fold (a load generator would rather
+        spend that before its load starts)."""
+        self._counts  # noqa: B018 - maps the buckets
 
     def record_ms(self, value_ms: float) -> None:
         # The hot path: one check and one append; the bucket arithmetic runs per batch.
@@ -167,12 +196,7 @@ class LatencyHistogram:
         # bincount over the batch's span of buckets: ~5x cheaper than np.add.at, same counts.
         indices = self._indices(values_us)
         low = int(indices.min())
-        added = np.bincount(indices - low).astype(np.uint64)
-        self._counts[low : low + len(added)] += added
-        hdr = self._hdr
-        hdr.total_count += len(values_us)
-        hdr.min_value = min(hdr.min_value, int(values_us.min()))
-        hdr.max_value = max(hdr.max_value, int(values_us.max()))
+        self._add_counts(low, np.bincount(indices - low).astype(np.uint64))
         low_ms, high_ms = float(values.min()), float(values.max())
         if low_ms >= 0.0:
             # No cancellation among same-sign values: numpy's pairwise sum is within a few
@@ -187,7 +211,7 @@ class LatencyHistogram:
     def _indices(self, values_us: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         # HdrHistogram's counts index, vectorised; frexp's exponent is the bit length (exact
         # for integers below 2**53, far above HIGHEST_US).
-        hdr = self._hdr
+        hdr = _MATH
         bit_length = np.frexp((values_us | hdr.sub_bucket_mask).astype(np.float64))[1]
         bucket = bit_length.astype(np.int64) - hdr.unit_magnitude
         bucket -= hdr.sub_bucket_half_count_magnitude + 1
@@ -251,7 +275,8 @@ class LatencyHistogram:
         self._fold()
         if self._count == 0:
             return [None] * len(wanted)
-        cumulative = np.cumsum(self._counts)
+        low, counts = self._span()
+        cumulative = np.cumsum(counts)
         total = int(cumulative[-1])
         out: list[float | None] = []
         for p in wanted:
@@ -260,10 +285,8 @@ class LatencyHistogram:
             elif p == 100:
                 out.append(self._max)
             else:
-                index = int(np.searchsorted(cumulative, _rank(p, total), side="left"))
-                upper_us = self._hdr.get_highest_equivalent_value(
-                    self._hdr.get_value_from_index(index)
-                )
+                index = low + int(np.searchsorted(cumulative, _rank(p, total), side="left"))
+                upper_us = _MATH.get_highest_equivalent_value(_MATH.get_value_from_index(index))
                 out.append(min(max(upper_us / 1000, self._min), self._max))
         return out
 
@@ -273,7 +296,7 @@ class LatencyHistogram:
         other._fold()
         if other._count == 0:
             return
-        self._hdr.add(other._hdr)
+        self._add_counts(*other._span())
         self._overflow += other._overflow
         self._combine(other.count, other._min, other._max, other._mean, other._m2)
 
@@ -295,25 +318,36 @@ class LatencyHistogram:
         The blob carries only the buckets; send ``stats`` beside it to keep min/max/mean exact.
         """
         self._fold()
-        blob = self._hdr.encode()
+        hdr = _full_hdr()
+        if self._count:
+            low, counts = self._span()
+            np.ctypeslib.as_array(hdr.counts)[low : low + len(counts)] = counts
+            nonzero = np.flatnonzero(counts)
+            hdr.set_internal_tacking_values(
+                low + int(nonzero[0]), low + int(nonzero[-1]), int(counts.sum())
+            )
+        blob = hdr.encode()
         return blob.decode("ascii") if isinstance(blob, bytes) else str(blob)
 
     @classmethod
     def decode(cls, blob: str | bytes, stats: ExactStats | None = None) -> LatencyHistogram:
         """Rebuild from ``encode()``'s blob; without ``stats``, min/max/mean/std come from the
         buckets (accurate to ~0.1%) and ``overflow`` is unknown, so 0."""
-        decoded = HdrHistogram.decode(blob)
+        hdr = _full_hdr()
+        hdr.add(HdrHistogram.decode(blob))  # also converts a blob recorded with other settings
         histogram = cls()
-        histogram._hdr.add(decoded)  # also converts a blob recorded with other settings
-        total = int(histogram._counts.sum())
+        hdr_counts = np.ctypeslib.as_array(hdr.counts)
+        nonzero = np.flatnonzero(hdr_counts)
+        total = int(hdr_counts.sum())
+        if total:
+            low, high = int(nonzero[0]), int(nonzero[-1])
+            histogram._add_counts(low, hdr_counts[low : high + 1].astype(np.uint64))
         if stats is not None:
             if stats.count != total:
                 raise ValueError(f"stats count {stats.count} != histogram count {total}")
             histogram._combine(stats.count, stats.min_ms, stats.max_ms, stats.mean_ms, stats.m2_ms2)
             histogram._overflow = stats.overflow
         elif total:
-            nonzero = np.flatnonzero(histogram._counts)
-            hdr = histogram._hdr
             low_us = hdr.get_lowest_equivalent_value(hdr.get_value_from_index(int(nonzero[0])))
             high_us = hdr.get_highest_equivalent_value(hdr.get_value_from_index(int(nonzero[-1])))
             std_ms = hdr.get_stddev() / 1000
