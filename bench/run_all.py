@@ -38,7 +38,9 @@ FULL = [
         ["--runs", "3", "--duration", "3", "--no-sinks"],
         140,
     ),
-    ("streaming", "streaming.py", ["--streams", "500", "--tokens", "100", "--runs", "3"], 380),
+    ("streaming", "streaming.py", ["--streams", "500", "--tokens", "100", "--runs", "3"], 360),
+    # The machine's own penalty after idling, beside the figures that it sets (lag, TTFT).
+    ("idle_penalty", "idle_penalty.py", ["--runs", "3"], 20),
     ("schedule_accuracy", "schedule_accuracy.py", ["--duration", "5", "--runs", "3"], 130),
     (
         "memory_per_stream",
@@ -57,6 +59,7 @@ QUICK = [
         120,
     ),
     ("streaming", "streaming.py", ["--streams", "200", "--tokens", "50", "--runs", "1"], 150),
+    ("idle_penalty", "idle_penalty.py", ["--runs", "1"], 20),
     (
         "schedule_accuracy",
         "schedule_accuracy.py",
