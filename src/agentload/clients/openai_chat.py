@@ -207,6 +207,8 @@ def _remember_answer(work: Work, content: str) -> None:
 async def _drain_briefly(response: Response) -> None:
     """Read the end of the body after ``[DONE]`` so the connection can be reused, but do not
     wait for a server or proxy that holds the stream open (the answer is already complete)."""
+    if response.content.at_eof():
+        return  # the usual case: the body's end came with [DONE]; no timer to arm and cancel
     try:
         async with asyncio.timeout(_DRAIN_AFTER_DONE_S):
             while not response.content.at_eof():
