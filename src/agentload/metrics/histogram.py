@@ -60,6 +60,27 @@ def _zeroed_counts() -> npt.NDArray[np.uint64]:
     return counts
 
 
+# HdrHistogram's counts index of a value v >= 1 (in units of LOWEST_US): its bucket is
+# b = max(bit_length(v) - _BUCKET_SHIFT, 0) and its index (b << half_mag) + (v >> (b + unit)).
+_UNIT = _MATH.unit_magnitude
+_HALF_MAGNITUDE = _MATH.sub_bucket_half_count_magnitude
+_BUCKET_SHIFT = _UNIT + _HALF_MAGNITUDE + 1
+
+
+def _indices(values_us: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
+    """The counts index of each value (whole microseconds within range, as floats), in a few
+    vectorised steps; frexp's exponent is the bit length (exact below 2**53, far above
+    HIGHEST_US). tests/unit/metrics/test_record_path.py checks it against hdrh's own."""
+    bucket = np.frexp(values_us)[1]
+    bucket -= _BUCKET_SHIFT
+    np.maximum(bucket, 0, out=bucket)
+    whole_us = values_us.astype(np.int64)
+    indices: npt.NDArray[np.int64] = (bucket << _HALF_MAGNITUDE) + (
+        whole_us >> (bucket + _UNIT if _UNIT else bucket)
+    )
+    return indices
+
+
 def warm_up() -> None:
     """Fold a few values into a throwaway histogram. The first fold of a process costs
     ~2-4 ms (numpy sets up the loops it uses, the first buckets are mapped), then ~0.2 ms:
@@ -185,19 +206,27 @@ class LatencyHistogram:
             self._fold()
 
     def _fold(self) -> None:
-        """Fold the buffered values into the buckets and the exact statistics."""
+        """Fold the buffered values into the buckets and the exact statistics.
+
+        Few numpy calls, as each costs far more than its arithmetic on a batch this size,
+        and many times more again on a core that was just idle (bench/idle_penalty.py)."""
         if not self._pending:
             return
         values = np.array(self._pending, dtype=np.float64)  # a copy: the buffer is reused
         del self._pending[:]
-        scaled_us = np.rint(values * 1000)  # half to even, as Python's round()
-        self._overflow += int(np.count_nonzero(scaled_us > HIGHEST_US))
-        values_us = np.clip(scaled_us, LOWEST_US, HIGHEST_US).astype(np.int64)
-        # bincount over the batch's span of buckets: ~5x cheaper than np.add.at, same counts.
-        indices = self._indices(values_us)
-        low = int(indices.min())
-        self._add_counts(low, np.bincount(indices - low).astype(np.uint64))
         low_ms, high_ms = float(values.min()), float(values.max())
+        scaled_us = values * 1000.0
+        np.rint(scaled_us, out=scaled_us)  # half to even, as Python's round()
+        # The batch's extremes, rounded as numpy rounds each value, tell whether any value
+        # needs clamping (rarely: below 1 µs or above an hour).
+        if round(high_ms * 1000.0) > HIGHEST_US or round(low_ms * 1000.0) < LOWEST_US:
+            self._overflow += int(np.count_nonzero(scaled_us > HIGHEST_US))
+            np.clip(scaled_us, LOWEST_US, HIGHEST_US, out=scaled_us)
+        indices = _indices(scaled_us)
+        low = int(indices.min())
+        indices -= low
+        # bincount over the batch's span of buckets: ~5x cheaper than np.add.at, same counts.
+        self._add_counts(low, np.bincount(indices).astype(np.uint64))
         if low_ms >= 0.0:
             # No cancellation among same-sign values: numpy's pairwise sum is within a few
             # ulps of the exact sum, at a tenth of the cost of fsum over a Python list (which
@@ -205,20 +234,8 @@ class LatencyHistogram:
             batch_mean = float(np.sum(values)) / len(values)
         else:
             batch_mean = math.fsum(values.tolist()) / len(values)  # correctly rounded sum
-        batch_m2 = float(np.sum((values - batch_mean) ** 2))
-        self._combine(len(values), low_ms, high_ms, batch_mean, batch_m2)
-
-    def _indices(self, values_us: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-        # HdrHistogram's counts index, vectorised; frexp's exponent is the bit length (exact
-        # for integers below 2**53, far above HIGHEST_US).
-        hdr = _MATH
-        bit_length = np.frexp((values_us | hdr.sub_bucket_mask).astype(np.float64))[1]
-        bucket = bit_length.astype(np.int64) - hdr.unit_magnitude
-        bucket -= hdr.sub_bucket_half_count_magnitude + 1
-        sub_bucket = values_us >> (bucket + hdr.unit_magnitude)
-        base = (bucket + 1) << hdr.sub_bucket_half_count_magnitude
-        indices: npt.NDArray[np.int64] = base + sub_bucket - hdr.sub_bucket_half_count
-        return indices
+        deviations = values - batch_mean
+        self._combine(len(values), low_ms, high_ms, batch_mean, float(deviations @ deviations))
 
     def _combine(self, count: int, min_ms: float, max_ms: float, mean: float, m2: float) -> None:
         # Chan et al.'s parallel update: merging means and M2 without the samples.

@@ -9,7 +9,10 @@ import math
 import numpy as np
 import pytest
 from hdrh.histogram import HdrHistogram
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from agentload.metrics import histogram as histogram_module
 from agentload.metrics.aggregate import RunAggregator
 from agentload.metrics.histogram import (
     FLUSH_AT,
@@ -118,3 +121,18 @@ def test_the_live_window_records_each_ok_latency_and_ttft() -> None:
     assert snapshot.latency_p99_ms == pytest.approx(
         min(hdr.get_value_at_percentile(99) / 1000, latencies[-1]), rel=1e-3
     )
+
+
+_EDGES = sorted(
+    {v for k in range(33) for v in (2**k - 1, 2**k, 2**k + 1) if LOWEST_US <= v <= HIGHEST_US}
+    | {LOWEST_US, HIGHEST_US}
+)
+
+
+@settings(deadline=None)
+@given(st.lists(st.integers(min_value=LOWEST_US, max_value=HIGHEST_US), max_size=100))
+def test_bucket_indices_are_hdrh_s_own(values_us: list[int]) -> None:
+    hdr = HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
+    every = [*values_us, *_EDGES]
+    ours = histogram_module._indices(np.array(every, dtype=np.float64))
+    assert ours.tolist() == [hdr.get_counts_array_index(v) for v in every]
