@@ -150,6 +150,13 @@ async def sse_no_done(writer: Writer, headers: dict[str, str], state: HostileSta
     await _send_stream(writer, [_CHUNK, _CHUNK, _CHUNK])
 
 
+async def sse_open_after_done(writer: Writer, headers: dict[str, str], state: HostileState) -> None:
+    """A whole answer up to ``[DONE]``, then the body left unfinished (no last chunk) and the
+    connection held open: the answer counts, and the client does not wait for the end."""
+    await _send_stream(writer, [_CHUNK, _FINISH, b"data: [DONE]\n\n"], terminate=False)
+    await asyncio.sleep(_HANG_S)
+
+
 async def sse_error_event(writer: Writer, headers: dict[str, str], state: HostileState) -> None:
     await _send_stream(writer, [_CHUNK, b"event: error\ndata: " + _ERROR_OBJECT + b"\n\n"])
 
@@ -246,6 +253,7 @@ BEHAVIOURS: dict[str, Behaviour] = {
         sse_without_data,
         sse_invalid_json,
         sse_no_done,
+        sse_open_after_done,
         sse_error_event,
         error_in_200,
         huge_body,

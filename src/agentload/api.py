@@ -26,6 +26,7 @@ from pydantic import ValidationError
 
 from agentload import __version__
 from agentload.analysis.attribution import PhaseWindows
+from agentload.analysis.summary import Summary, build_summary, with_run_notes
 from agentload.clients import client_for
 from agentload.clients.retry import RetryingClient
 from agentload.clock import NS_PER_S, MonotonicClock
@@ -59,10 +60,7 @@ from agentload.telemetry.summary import run_meta as telemetry_meta
 from agentload.telemetry.summary import with_telemetry
 from agentload.traffic import arrival_process, arrivals_from_spec, natural_bounds, schedule_ns
 
-# The summary and its analyses load when a run ends (the load phase does not hold them);
-# prometheus-client only with --metrics-port.
-if TYPE_CHECKING:
-    from agentload.analysis.summary import Summary
+if TYPE_CHECKING:  # prometheus-client loads only with --metrics-port
     from agentload.engine.live_metrics import LiveMetrics
 
 _TICK_S = 0.25
@@ -234,8 +232,8 @@ async def _run(
         if progress is not None:
             progress.close()
         # Whatever happened, the run directory ends consistent: summary and final status.
+        # The bottleneck analysis loads now: the load phase does not hold it.
         from agentload.analysis.bottleneck import with_bottleneck
-        from agentload.analysis.summary import build_summary, with_run_notes
 
         load_window_s = (engine.sending_ended_ns or clock.now_ns()) / NS_PER_S
         summary = build_summary(
@@ -467,7 +465,6 @@ def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
 def summarize_run_dir(path: Path) -> tuple[Summary, dict[str, Any], RecordReadStats]:
     """Recompute the summary from the records alone (what ``agentload report`` shows)."""
     from agentload.analysis.bottleneck import with_bottleneck
-    from agentload.analysis.summary import build_summary, with_run_notes
 
     run_dir = RunDir.open(path)
     meta = run_dir.read_meta()

@@ -48,6 +48,8 @@ CASES: dict[str, tuple[ErrorKind | None, ErrorKind | None]] = {
     "sse_without_data": (ErrorKind.PROTOCOL_ERROR, OK),
     "sse_invalid_json": (ErrorKind.PROTOCOL_ERROR, OK),
     "sse_no_done": (ErrorKind.PROTOCOL_ERROR, OK),
+    # The answer is complete at [DONE]; plain http waits for a body that never ends.
+    "sse_open_after_done": (OK, ErrorKind.TOTAL_TIMEOUT),
     "sse_error_event": (ErrorKind.PROTOCOL_ERROR, OK),
     "error_in_200": (ErrorKind.PROTOCOL_ERROR, OK),
     "huge_body": (ErrorKind.BODY_TOO_LARGE, ErrorKind.BODY_TOO_LARGE),

@@ -20,9 +20,17 @@ try:
     main()
 except SystemExit as exit:
     code = exit.code
-import os
-print(json.dumps({"code": code, "metadata": "importlib.metadata" in sys.modules,
-                  "switch": os.environ.get("PYDANTIC_DISABLE_PLUGINS")}))
+import importlib.util, os
+seen = {"code": code, "metadata": "importlib.metadata" in sys.modules,
+        "switch": os.environ.get("PYDANTIC_DISABLE_PLUGINS")}
+# Whatever stands in for the loader still behaves as a module: found, imported, and any
+# other name it has comes from pydantic's own loader.
+import pydantic.plugin._loader as loader
+from pydantic.plugin._loader import PYDANTIC_ENTRY_POINT_GROUP
+seen["spec"] = importlib.util.find_spec("pydantic.plugin._loader") is not None
+seen["group"] = PYDANTIC_ENTRY_POINT_GROUP
+seen["plugins"] = list(loader.get_plugins())
+print(json.dumps(seen))
 """
 
 
@@ -57,10 +65,24 @@ def scenario(tmp_path: Path) -> Path:
 @pytest.mark.parametrize("switch", [None, "__all__", "1", "true"])
 def test_no_plugin_lookup_when_plugins_are_off(scenario: Path, switch: str | None) -> None:
     seen = _validate(scenario, switch)
-    assert seen == {"code": 0, "metadata": False, "switch": switch or "__all__"}
+    assert seen == {
+        "code": 0,
+        "metadata": False,
+        "switch": switch or "__all__",
+        "spec": True,
+        "group": "pydantic",
+        "plugins": [],
+    }
 
 
 @pytest.mark.parametrize("switch", ["", "some_plugin"])
 def test_a_user_s_own_setting_gets_pydantic_s_loader(scenario: Path, switch: str) -> None:
     seen = _validate(scenario, switch)
-    assert seen == {"code": 0, "metadata": True, "switch": switch}
+    assert seen == {
+        "code": 0,
+        "metadata": True,
+        "switch": switch,
+        "spec": True,
+        "group": "pydantic",
+        "plugins": [],
+    }

@@ -15,7 +15,7 @@ before anything reads the histogram. Bucket counts, count, min and max are ident
 recording one value at a time; mean and M2 are combined per batch (Chan et al.), so they
 can differ from a one-at-a-time update in the last bits of a double, never in a printed digit.
 
-Memory: the buckets (1 µs .. 1 h at 3 digits: 22,528 counts, 176 KiB) live in an anonymous
+Memory: the buckets (1 µs .. 1 h at 3 digits: 23,552 counts, 184 KiB) live in an anonymous
 mapping, which reads as zeros and is resident only where written, so a histogram holds just
 the pages its values fall in (a few tens of KB); hdrh's own ``HdrHistogram`` (which zeroes
 all of its counts) is built only to encode, decode or convert a blob.
@@ -43,7 +43,7 @@ SIGNIFICANT_DIGITS = 3
 _FLUSH_AT = 2048  # buffered values per fold: ~16 KB, folded in ~0.1 ms
 FLUSH_AT = _FLUSH_AT
 # The bucket arithmetic (value <-> index) depends on the lowest value and the digits only, so
-# a histogram with the same two and a tiny range does it without 176 KiB of zeroed counts.
+# a histogram with the same two and a tiny range does it without 184 KiB of zeroed counts.
 _MATH = HdrHistogram(LOWEST_US, 2 * LOWEST_US, SIGNIFICANT_DIGITS)
 _COUNTS_LEN = (
     get_bucket_count(HIGHEST_US, _MATH.sub_bucket_count, _MATH.unit_magnitude) + 1
@@ -54,9 +54,15 @@ def _full_hdr() -> HdrHistogram:
     return HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
 
 
+# Private, so that a forked process writes its own copy of the pages, as with heap memory
+# (an anonymous mapping is shared by default on POSIX). Windows has neither flags nor fork.
+_PRIVATE = {"flags": mmap.MAP_PRIVATE} if hasattr(mmap, "MAP_PRIVATE") else {}
+
+
 def _zeroed_counts() -> npt.NDArray[np.uint64]:
     # Anonymous pages read as zero and cost no memory until written (see the module docstring).
-    counts: npt.NDArray[np.uint64] = np.frombuffer(mmap.mmap(-1, _COUNTS_LEN * 8), np.uint64)
+    buckets = mmap.mmap(-1, _COUNTS_LEN * 8, **_PRIVATE)
+    counts: npt.NDArray[np.uint64] = np.frombuffer(buckets, np.uint64)
     return counts
 
 
@@ -102,7 +108,7 @@ class ExactStats(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class LatencyHistogram:
-    """Bounded-memory (≤ 176 KiB, usually a few pages) millisecond histogram; values outside
+    """Bounded-memory (≤ 184 KiB, usually a few pages) millisecond histogram; values outside
     1 µs .. 1 h are clamped.
 
     A value below 1 µs (including a negative one) is bucketed as 1 µs; one above an hour is
@@ -217,9 +223,10 @@ class LatencyHistogram:
         low_ms, high_ms = float(values.min()), float(values.max())
         scaled_us = values * 1000.0
         np.rint(scaled_us, out=scaled_us)  # half to even, as Python's round()
-        # The batch's extremes, rounded as numpy rounds each value, tell whether any value
-        # needs clamping (rarely: below 1 µs or above an hour).
-        if round(high_ms * 1000.0) > HIGHEST_US or round(low_ms * 1000.0) < LOWEST_US:
+        # The batch's extremes tell whether any value may need clamping (rarely: below 1 µs
+        # or above an hour; a huge finite value scales to inf). Erring towards clamping costs
+        # nothing: the clamp and the overflow count are exact either way.
+        if high_ms * 1000.0 >= HIGHEST_US or low_ms * 1000.0 <= LOWEST_US - 0.5:
             self._overflow += int(np.count_nonzero(scaled_us > HIGHEST_US))
             np.clip(scaled_us, LOWEST_US, HIGHEST_US, out=scaled_us)
         indices = _indices(scaled_us)
