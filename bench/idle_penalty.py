@@ -1,6 +1,6 @@
 """Does this machine run code slowly after its core has been idle for a few milliseconds?
 
-    .venv/bin/python bench/idle_penalty.py [--runs 3] [--folds 100] [--src DIR]
+    .venv/bin/python bench/idle_penalty.py [--runs 3] [--folds 100] [--src DIR] [--json F]
 
 Folds 896 latencies into one of agentload's histograms (what a run does on its event loop a
 few times a second), then sleeps, over and over, and reports the thread CPU of a fold by the
@@ -23,7 +23,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchlib import log, machine, median, now_iso, table
+from benchlib import log, machine, median, now_iso, table, write_result
 
 SLEEPS_MS = (0.0, 1.0, 5.0, 20.0)
 VALUES_PER_FOLD = 896
@@ -53,6 +53,7 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--folds", type=int, default=100, help="folds per sleep and run")
     parser.add_argument("--src", type=Path, default=None, help="import agentload from here")
+    parser.add_argument("--json", type=Path, default=None, help="write the results as JSON")
     args = parser.parse_args(argv)
     if args.src is not None:
         sys.path.insert(0, str(args.src))
@@ -83,6 +84,14 @@ def main(argv: Sequence[str]) -> int:
         f"medians of {args.runs} runs of {args.folds} folds\n"
     )
     print(table(["asleep before", "fold p50 ms", "fold p90 ms", "÷ no sleep"], rows))
+    write_result(
+        args.json,
+        "idle_penalty",
+        {
+            "fold_p50_ms": {f"{s:g}": median(p50s[s]) for s in SLEEPS_MS},
+            "fold_p90_ms": {f"{s:g}": median(p90s[s]) for s in SLEEPS_MS},
+        },
+    )
     return 0
 
 
