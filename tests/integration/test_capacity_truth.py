@@ -138,6 +138,9 @@ def test_capacity_matches_the_engine_truth_and_the_optimisation(tmp_path: Path) 
         optimized["capacity"],
         optimized_truth,
     )
-    # Another seed lands inside the first search's bounds.
-    upper = baseline["upper"] if baseline["upper"] is not None else math.inf
-    assert baseline["lower"] <= again["capacity"] <= upper, (baseline, again["capacity"])
+    # Another seed lands inside the first search's bounds, give or take one step of the
+    # search's resolution (5%): the step at either bound passed or failed with a p99 near
+    # the limit, which another seed's traffic may tip the other way (seen: 4% below).
+    step = 1.05
+    upper = baseline["upper"] * step if baseline["upper"] is not None else math.inf
+    assert baseline["lower"] / step <= again["capacity"] <= upper, (baseline, again["capacity"])
