@@ -38,14 +38,14 @@ def test_adaptive_load_settles_on_the_concurrency_that_holds_the_target(tmp_path
     assert len(trajectory) >= 4
     assert all(1 <= step["limit"] <= 32 for step in trajectory)
     summary = json.loads((result.run_dir / "adaptive.json").read_text())
-    # The truth from the answer time this machine gave one user (the first observation):
-    # ≈116 ms on a quiet machine, so 4 users; a slower or noisier machine makes it 3. The
-    # controller must settle on it or one user below (a p95 of 20 samples near the limit).
+    # 4 users at the model's ≈116 ms per answer. On a slower or noisier machine (the p95 one
+    # user saw, the first observation, above 125 ms) the answer may be 3 users, or 2 when a
+    # p95 of 20 samples near the limit tips over; never 5 or more, never 1.
     one_user_ms = next(s["observed_ms"] for s in trajectory if s["observed_ms"] is not None)
     truth = min(4, int(500 // one_user_ms))
     assert truth >= 3, f"one user's p95 was {one_user_ms} ms; the model gives ~116 (≤ 166 to judge)"
-    assert summary["best_meeting_target"] in (truth - 1, truth), (truth, trajectory)
-    assert truth - 1 <= summary["settled_limit"] <= truth + 0.5, (truth, trajectory)
+    assert truth - 1 <= summary["best_meeting_target"] <= 4, (truth, trajectory)
+    assert truth - 1 <= summary["settled_limit"] <= 4.5, (truth, trajectory)
     meta = json.loads((result.run_dir / "meta.json").read_text())
     assert meta["adaptive"]["target"] == "p95(latency) < 500ms"
     # Never more users in flight than the limit allowed.
