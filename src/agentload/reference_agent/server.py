@@ -15,6 +15,7 @@ an injected connection reset can really reset the TCP connection mid-stream.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import socket
 import sys
@@ -118,6 +119,11 @@ class _AgentServer(uvicorn.Server):
         await super().startup(sockets)
         if not self.started:
             return
+        # What exists now (modules, app, engine, calibration tables) lives as long as the
+        # server: out of the collector's view, a full collection walks only what requests
+        # made. Unfrozen, one took 35-42 ms every ~0.7 s under load, a stall of every answer
+        # in flight that a load test would wrongly blame on the model.
+        gc.freeze()
         if self.ready_file is not None:
             _write_atomically(self.ready_file, self.url + "\n")
         sys.stdout.write(LISTENING_PREFIX + self.url + "\n")
