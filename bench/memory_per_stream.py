@@ -175,6 +175,7 @@ def main(argv: Sequence[str]) -> int:
             "baseline_mb": base_kb / 1024,
             "baseline_load_phase_mb": base_load_kb / 1024,
             "kb_per_stream": per_stream,
+            "held_in_flight": {n: median(held) for n, held in helds.items() if n > 1},
         },
     )
     return 0

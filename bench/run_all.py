@@ -24,6 +24,7 @@ from pathlib import Path
 import peers
 from benchlib import BENCH, ROOT, log, machine, now_iso
 from peer_summary import summary
+from targets import targets
 
 DOC = ROOT / "docs" / "performance.md"
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
@@ -153,6 +154,7 @@ def main() -> int:
     sections = [run(*spec, out) for spec in (QUICK if args.quick else FULL)]
     log(f"benchmarks took {time.monotonic() - started:.0f} s")
     sections.insert(0, summary(out))
+    sections.insert(0, targets(out))  # first: each target, this run's figure, met or not
     block = render(sections, peer_list)
     print(block)
     if not args.no_docs:
