@@ -85,6 +85,47 @@ def test_schedule_lag_rule(lag_ms: float, service_p50_ms: float | None, warned: 
     )
 
 
+@pytest.mark.parametrize(
+    ("late_p99_ms", "count", "schedule_lag_p99_ms", "warned"),
+    [
+        (3.0, 1000, 3.0, False),  # at the 3-ms precision: quiet
+        (3.2, 1000, 3.5, True),
+        (3.2, 99, 3.5, False),  # a p99 of 99 samples is not a p99
+        (12.0, 1000, 12.0, False),  # rule 3 says it already: "generator fell behind"
+    ],
+)
+def test_timestamp_precision_rule(
+    late_p99_ms: float, count: int, schedule_lag_p99_ms: float, warned: bool
+) -> None:
+    summary = with_metric(healthy(), "scheduler_lag_ms", p99=late_p99_ms, count=count)
+    summary = with_metric(summary, "schedule_lag_ms", p99=schedule_lag_p99_ms)
+    warnings = validity.check(summary)
+    precision = [w for w in warnings if w.startswith(validity.TIMESTAMP_WARNING_PREFIX)]
+    assert len(precision) == int(warned), warnings
+    if warned:
+        assert precision[0].startswith(f"timestamps late by up to {late_p99_ms:.1f}ms at p99")
+        assert validity.untrusted_reasons(summary) == ()  # a note on precision, not a verdict
+
+
+def test_open_run_whose_timers_fired_late_warns_about_timestamps() -> None:
+    """From records: 1,000 open-loop sends, 2% of them released 5 ms after their time."""
+    records = (
+        RequestRecord(
+            seq=i,
+            worker=0,
+            action="chat",
+            intended_at=i * 10 * MS,
+            released_at=i * 10 * MS + (5 * MS if i % 50 == 0 else 100_000),
+            sent_at=i * 10 * MS + (5 * MS if i % 50 == 0 else 100_000) + 50_000,
+            done_at=i * 10 * MS + 51 * MS,
+            outcome=Outcome.OK,
+        )
+        for i in range(1000)
+    )
+    warnings = summarize(records, target_rate_per_s=None).warnings
+    assert any(w.startswith("timestamps late by up to 5.0ms at p99") for w in warnings), warnings
+
+
 @pytest.mark.parametrize(("offered", "warned"), [(100.0, False), (105.2, False), (105.3, True)])
 def test_rate_shortfall_rule(offered: float, warned: bool) -> None:
     summary = dataclasses.replace(healthy(), offered_per_s=offered)
