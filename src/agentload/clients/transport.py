@@ -77,12 +77,14 @@ class Transport(Protocol):
 
 def open_transport(target: Target, *, max_connections: int) -> Transport:
     """``target.transport``: ``fast`` (``clients.fasthttp``) unless aiohttp is asked for or
-    needed (``auto`` keeps aiohttp when the target asks for compressed responses)."""
+    needed (``auto`` keeps aiohttp when the target asks for compressed responses, for client
+    phases, or goes through a proxy)."""
     choice = target.transport
     if choice == "auto":
         asks_compression = any(name.lower() == "accept-encoding" for name in target.headers)
         # client_phases are timed through aiohttp's trace hooks (clients.tracing)
-        choice = "aiohttp" if asks_compression or target.client_phases else "fast"
+        needs_aiohttp = asks_compression or target.client_phases or target.proxy is not None
+        choice = "aiohttp" if needs_aiohttp else "fast"
     if choice == "fast":
         from agentload.clients.fasthttp import FastTransport
 
@@ -150,6 +152,7 @@ class HttpTransport:
                     data=work.body,
                     headers=dict(work.headers) if work.headers else None,
                     trace_request_ctx=phases,
+                    proxy=self._target.proxy,
                 )
                 timing.first_byte_at = clock.now_ns()
                 deadline.reschedule(start_s + self._total_s)

@@ -97,6 +97,26 @@ def _check_base_url(value: str) -> str:
     return value
 
 
+def _check_proxy(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        url = urlsplit(value)
+        url.port  # noqa: B018 - raises for a port out of range
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{value!r} is not a URL: {exc}") from None
+    if url.scheme != "http" or not url.hostname:
+        raise ValueError(f"{value!r}: write it as http://host:port (an HTTP proxy)")
+    if url.username is not None or url.password is not None:
+        raise ValueError(
+            "credentials in the proxy URL would be written to the run directory; "
+            "agentload does not send proxy credentials"
+        )
+    if (url.path not in ("", "/")) or url.query or url.fragment:
+        raise ValueError(f"{value!r}: a proxy is http://host:port, without a path")
+    return value
+
+
 class Target(Strict):
     base_url: Annotated[str, AfterValidator(_check_base_url)] = Field(
         description="e.g. http://127.0.0.1:8000"
@@ -132,12 +152,21 @@ class Target(Strict):
         None, gt=0, description="stop the run when only connect errors came for this long"
     )
     insecure: bool = Field(False, description="https without verifying the certificate")
+    proxy: Annotated[str | None, AfterValidator(_check_proxy)] = Field(
+        None,
+        description="http://host:port of an HTTP proxy to send through (the aiohttp transport; "
+        "auto picks it). HTTP_PROXY and friends are not read: a load test's path is explicit",
+    )
 
     @model_validator(mode="after")
     def _phases_need_aiohttp(self) -> Target:
         if self.client_phases and self.transport == "fast":
             raise ValueError(
                 "client_phases are timed by the aiohttp transport: set transport: auto or aiohttp"
+            )
+        if self.proxy is not None and self.transport == "fast":
+            raise ValueError(
+                "the fast transport does not go through a proxy: set transport: auto or aiohttp"
             )
         return self
 
