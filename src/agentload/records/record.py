@@ -105,7 +105,10 @@ class RequestRecord(msgspec.Struct, frozen=True, omit_defaults=True):
 
     @property
     def dispatch_lag_ms(self) -> float | None:
-        """Release to send: the request waited for the event loop or a connection."""
+        """Release to send: the request waited for the event loop to run it. ``sent_at`` is
+        stamped as the client starts the request, on either transport, so waiting for a
+        pooled connection or opening one comes after it, in TTFB and service time (the
+        ``client.pool_wait`` / ``client.connect`` phases with ``target.client_phases``)."""
         if self.released_at is None or self.sent_at is None:
             return None
         return (self.sent_at - self.released_at) / 1e6
