@@ -30,7 +30,7 @@ DOC = ROOT / "docs" / "performance.md"
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 
 # (name, script, arguments, time limit in seconds); the limits add up to 900 s (15 min); with
-# every peer installed the whole run took 11 minutes on 2 shared vCPUs (streaming 5 of them).
+# every peer installed the whole run took 10 minutes on 2 shared vCPUs (streaming 4 of them).
 FULL = [
     ("transport_only", "transport_only.py", ["--requests", "10000", "--runs", "3"], 40),
     (
@@ -39,7 +39,7 @@ FULL = [
         ["--runs", "3", "--duration", "3", "--no-sinks"],
         140,
     ),
-    ("streaming", "streaming.py", ["--streams", "500", "--tokens", "100", "--runs", "3"], 360),
+    ("streaming", "streaming.py", ["--streams", "500", "--tokens", "100", "--runs", "3"], 300),
     # The machine's own penalty after idling, beside the figures that it sets (lag, TTFT).
     ("idle_penalty", "idle_penalty.py", ["--runs", "3"], 20),
     ("schedule_accuracy", "schedule_accuracy.py", ["--duration", "5", "--runs", "3"], 130),
@@ -50,6 +50,7 @@ FULL = [
         125,
     ),
     ("ttft_accuracy", "ttft_accuracy.py", ["--rates", "200,1000,2000", "--runs", "3"], 85),
+    ("install_size", "install_size.py", [], 60),
 ]
 QUICK = [
     ("transport_only", "transport_only.py", ["--requests", "10000", "--runs", "1"], 60),
@@ -69,6 +70,7 @@ QUICK = [
     ),
     ("memory_per_stream", "memory_per_stream.py", ["--streams", "1000", "--runs", "1"], 90),
     ("ttft_accuracy", "ttft_accuracy.py", ["--rates", "200,1000", "--runs", "1"], 60),
+    ("install_size", "install_size.py", [], 60),
 ]
 
 

@@ -111,11 +111,14 @@ def memory_rows(data: dict[str, Any] | None) -> list[Row]:
                         _verdict(kb <= 15.0 and held_ok)))  # fmt: skip
     else:
         rows.append(_missing(streams_name, "no run with 10,000 streams"))
-    mb = data.get("baseline_load_phase_mb")
+    # Judged while the run sends (its own samples, one stream in flight); the process's peak
+    # also holds the end-of-run summary and report, shown beside it.
+    mb, peak_mb = data.get("baseline_load_phase_mb"), data.get("baseline_mb")
     if mb is None:
         rows.append(_missing(baseline_name, "no baseline run"))
     else:
-        rows.append(Row(baseline_name, f"{mb:.1f} MB while sending", _verdict(mb <= 60.0)))
+        peak = "" if peak_mb is None else f" (peak {peak_mb:.1f} MB with the end-of-run report)"
+        rows.append(Row(baseline_name, f"{mb:.1f} MB while sending{peak}", _verdict(mb <= 60.0)))
     return rows
 
 
@@ -163,12 +166,22 @@ def ttft_rows(data: dict[str, Any] | None) -> list[Row]:
     return rows
 
 
+def install_rows(data: dict[str, Any] | None) -> list[Row]:
+    name = "core install (no torch, no CUDA wheels) ≤ 150 MB"
+    if data is None:
+        return [_missing(name, "install_size did not run")]
+    installed, core = data["as_installed_mb"], data["core_mb"]
+    text = f"{installed:.1f} MB as installed; {core:.1f} MB without setuptools/pbr"
+    return [Row(name, text, _verdict(installed <= 150.0))]
+
+
 SECTIONS: tuple[tuple[str, Callable[[dict[str, Any] | None], list[Row]]], ...] = (
     ("client_overhead", plain_rows),
     ("streaming", stream_rows),
     ("memory_per_stream", memory_rows),
     ("schedule_accuracy", schedule_rows),
     ("ttft_accuracy", ttft_rows),
+    ("install_size", install_rows),
 )
 
 
@@ -186,9 +199,8 @@ def targets(results_dir: Path) -> str:
             "### Targets",
             "",
             f"This run met {met} of the {len(judged)} targets it measured (medians of its runs; "
-            "one client process on one core). The core install's size (≤ 150 MB) is measured "
-            'apart ("Install size of the core" below); what bounds each target not met, from '
-            'profiles, is in "What bounds the targets not met".',
+            "one client process on one core). What bounds each target not met, from profiles, "
+            'is in "What bounds the targets not met".',
             "",
             table(
                 ["target", "this run", "verdict"],
