@@ -32,7 +32,7 @@ BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 # (name, script, arguments, time limit in seconds); the limits add up to 900 s (15 min); with
 # every peer installed the whole run took 10 minutes on 2 shared vCPUs (streaming 4 of them).
 FULL = [
-    ("transport_only", "transport_only.py", ["--requests", "10000", "--runs", "3"], 40),
+    ("transport_only", "transport_only.py", ["--requests", "10000", "--runs", "3"], 30),
     (
         "client_overhead",
         "client_overhead.py",
@@ -41,7 +41,7 @@ FULL = [
     ),
     ("streaming", "streaming.py", ["--streams", "500", "--tokens", "100", "--runs", "3"], 300),
     # The machine's own penalty after idling, beside the figures that it sets (lag, TTFT).
-    ("idle_penalty", "idle_penalty.py", ["--runs", "3"], 20),
+    ("idle_penalty", "idle_penalty.py", ["--runs", "3"], 15),
     ("schedule_accuracy", "schedule_accuracy.py", ["--duration", "5", "--runs", "3"], 130),
     (
         "memory_per_stream",
@@ -49,7 +49,8 @@ FULL = [
         ["--streams", "1000,4000,10000", "--runs", "3"],
         125,
     ),
-    ("ttft_accuracy", "ttft_accuracy.py", ["--rates", "200,1000,2000", "--runs", "3"], 85),
+    # 4,000/s: the client near 70-90% of its core, where the issue asks for the figure
+    ("ttft_accuracy", "ttft_accuracy.py", ["--rates", "200,1000,2000,4000", "--runs", "3"], 100),
     ("install_size", "install_size.py", [], 60),
 ]
 QUICK = [
