@@ -170,9 +170,8 @@ def install_rows(data: dict[str, Any] | None) -> list[Row]:
     name = "core install (no torch, no CUDA wheels) ≤ 150 MB"
     if data is None:
         return [_missing(name, "install_size did not run")]
-    installed, core = data["as_installed_mb"], data["core_mb"]
-    text = f"{installed:.1f} MB as installed; {core:.1f} MB without setuptools/pbr"
-    return [Row(name, text, _verdict(installed <= 150.0))]
+    added = data["added_mb"]
+    return [Row(name, f"{added:.1f} MB added to a fresh venv", _verdict(added <= 150.0))]
 
 
 SECTIONS: tuple[tuple[str, Callable[[dict[str, Any] | None], list[Row]]], ...] = (

@@ -17,8 +17,8 @@ can differ from a one-at-a-time update in the last bits of a double, never in a 
 
 Memory: the buckets (1 µs .. 1 h at 3 digits: 23,552 counts, 184 KiB) live in an anonymous
 mapping, which reads as zeros and is resident only where written, so a histogram holds just
-the pages its values fall in (a few tens of KB); hdrh's own ``HdrHistogram`` (which zeroes
-all of its counts) is built only to encode, decode or convert a blob.
+the pages its values fall in (a few tens of KB). Blobs are HdrHistogram's V2 format
+(``hdr_format``), byte for byte what hdrh and the other HDR implementations write.
 
 A hot caller whose values are finite by construction (differences of integer nanoseconds)
 may append to ``pending_ms`` directly, skipping the call and the check, provided it calls
@@ -35,23 +35,17 @@ from collections.abc import Iterable, Sequence
 import msgspec
 import numpy as np
 import numpy.typing as npt
-from hdrh.histogram import HdrHistogram, get_bucket_count
+
+from agentload.metrics import hdr_format
+from agentload.metrics.hdr_format import HdrLayout
 
 LOWEST_US = 1
 HIGHEST_US = 3_600_000_000  # one hour
 SIGNIFICANT_DIGITS = 3
 _FLUSH_AT = 2048  # buffered values per fold: ~16 KB, folded in ~0.1 ms
 FLUSH_AT = _FLUSH_AT
-# The bucket arithmetic (value <-> index) depends on the lowest value and the digits only, so
-# a histogram with the same two and a tiny range does it without 184 KiB of zeroed counts.
-_MATH = HdrHistogram(LOWEST_US, 2 * LOWEST_US, SIGNIFICANT_DIGITS)
-_COUNTS_LEN = (
-    get_bucket_count(HIGHEST_US, _MATH.sub_bucket_count, _MATH.unit_magnitude) + 1
-) * _MATH.sub_bucket_half_count
-
-
-def _full_hdr() -> HdrHistogram:
-    return HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
+_LAYOUT = HdrLayout(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
+_COUNTS_LEN = _LAYOUT.counts_len
 
 
 # Private, so that a forked process writes its own copy of the pages, as with heap memory
@@ -68,8 +62,8 @@ def _zeroed_counts() -> npt.NDArray[np.uint64]:
 
 # HdrHistogram's counts index of a value v >= 1 (in units of LOWEST_US): its bucket is
 # b = max(bit_length(v) - _BUCKET_SHIFT, 0) and its index (b << half_mag) + (v >> (b + unit)).
-_UNIT = _MATH.unit_magnitude
-_HALF_MAGNITUDE = _MATH.sub_bucket_half_count_magnitude
+_UNIT = _LAYOUT.unit_magnitude
+_HALF_MAGNITUDE = _LAYOUT.half_count_magnitude
 _BUCKET_SHIFT = _UNIT + _HALF_MAGNITUDE + 1
 
 
@@ -310,7 +304,7 @@ class LatencyHistogram:
                 out.append(self._max)
             else:
                 index = low + int(np.searchsorted(cumulative, _rank(p, total), side="left"))
-                upper_us = _MATH.get_highest_equivalent_value(_MATH.get_value_from_index(index))
+                upper_us = _LAYOUT.highest_equivalent(_LAYOUT.value_from_index(index))
                 out.append(min(max(upper_us / 1000, self._min), self._max))
         return out
 
@@ -342,42 +336,53 @@ class LatencyHistogram:
         The blob carries only the buckets; send ``stats`` beside it to keep min/max/mean exact.
         """
         self._fold()
-        hdr = _full_hdr()
-        if self._count:
-            low, counts = self._span()
-            np.ctypeslib.as_array(hdr.counts)[low : low + len(counts)] = counts
-            nonzero = np.flatnonzero(counts)
-            hdr.set_internal_tacking_values(
-                low + int(nonzero[0]), low + int(nonzero[-1]), int(counts.sum())
-            )
-        blob = hdr.encode()
-        return blob.decode("ascii") if isinstance(blob, bytes) else str(blob)
+        if not self._count:
+            return hdr_format.encode(_LAYOUT, 0, np.zeros(0, np.uint64))
+        return hdr_format.encode(_LAYOUT, *self._span())
 
     @classmethod
     def decode(cls, blob: str | bytes, stats: ExactStats | None = None) -> LatencyHistogram:
-        """Rebuild from ``encode()``'s blob; without ``stats``, min/max/mean/std come from the
-        buckets (accurate to ~0.1%) and ``overflow`` is unknown, so 0."""
-        hdr = _full_hdr()
-        hdr.add(HdrHistogram.decode(blob))  # also converts a blob recorded with other settings
+        """Rebuild from ``encode()``'s blob (or any HDR V2 blob of integer microseconds:
+        another layout's buckets are converted by their lowest value, as HDR's own ``add``
+        does); without ``stats``, min/max/mean/std come from the buckets (accurate to
+        ~0.1%) and ``overflow`` is unknown, so 0. Raises ValueError for a bad blob."""
+        layout, pairs = hdr_format.decode(blob)
+        counts: dict[int, int] = {}
+        for index, count in pairs:
+            if layout != _LAYOUT:
+                value = layout.value_from_index(index)
+                if value > HIGHEST_US:
+                    raise ValueError(f"histogram blob holds {value} µs, above {HIGHEST_US} µs")
+                index = _LAYOUT.index_of(value)
+            counts[index] = counts.get(index, 0) + count
         histogram = cls()
-        hdr_counts = np.ctypeslib.as_array(hdr.counts)
-        nonzero = np.flatnonzero(hdr_counts)
-        total = int(hdr_counts.sum())
+        total = sum(counts.values())
         if total:
-            low, high = int(nonzero[0]), int(nonzero[-1])
-            histogram._add_counts(low, hdr_counts[low : high + 1].astype(np.uint64))
+            low, high = min(counts), max(counts)
+            span = np.zeros(high - low + 1, np.uint64)
+            for index, count in counts.items():
+                span[index - low] = count
+            histogram._add_counts(low, span)
         if stats is not None:
             if stats.count != total:
                 raise ValueError(f"stats count {stats.count} != histogram count {total}")
             histogram._combine(stats.count, stats.min_ms, stats.max_ms, stats.mean_ms, stats.m2_ms2)
             histogram._overflow = stats.overflow
         elif total:
-            low_us = hdr.get_lowest_equivalent_value(hdr.get_value_from_index(int(nonzero[0])))
-            high_us = hdr.get_highest_equivalent_value(hdr.get_value_from_index(int(nonzero[-1])))
-            std_ms = hdr.get_stddev() / 1000
-            mean_ms = hdr.get_mean_value() / 1000
-            histogram._combine(total, low_us / 1000, high_us / 1000, mean_ms, std_ms**2 * total)
+            low_us = _LAYOUT.lowest_equivalent(_LAYOUT.value_from_index(min(counts)))
+            high_us = _LAYOUT.highest_equivalent(_LAYOUT.value_from_index(max(counts)))
+            mean_us, m2_us2 = _bucket_moments(counts, total)
+            histogram._combine(total, low_us / 1000, high_us / 1000, mean_us / 1000, m2_us2 / 1e6)
         return histogram
+
+
+def _bucket_moments(counts: dict[int, int], total: int) -> tuple[float, float]:
+    """Mean and M2 of a histogram known only by its buckets, each count at its bucket's
+    middle value (HDR's "median equivalent", as its own mean and deviation take it)."""
+    middles = {i: _LAYOUT.median_equivalent(_LAYOUT.value_from_index(i)) for i in counts}
+    mean = sum(middles[i] * c for i, c in sorted(counts.items())) / total
+    m2 = sum((middles[i] - mean) ** 2 * c for i, c in sorted(counts.items()))
+    return mean, m2
 
 
 def _rank(p: float, n: int) -> int:
