@@ -125,3 +125,22 @@ def test_anything_else_is_a_value_error(blob: str) -> None:
     with pytest.raises(ValueError):
         _layout, pairs = hdr_format.decode(blob)
         list(pairs)
+
+
+def test_a_blob_of_another_layout_converts_as_hdrh_s_add_does() -> None:
+    from agentload.metrics.histogram import LatencyHistogram
+
+    other = HdrHistogram(1, 10**7, 2)
+    for value_us, count in ((3, 5), (1234, 2), (98_765, 1), (9_999_999, 4)):
+        other.record_value(value_us, count)
+    blob = other.encode()
+    ours = LatencyHistogram.decode(blob)
+    reference = HdrHistogram(1, 3_600_000_000, 3)
+    reference.add(HdrHistogram.decode(blob))
+    expected = reference.encode()
+    assert ours.encode() == (expected.decode() if isinstance(expected, bytes) else expected)
+    assert ours.count == 12
+    too_high = HdrHistogram(1, 10**11, 3)
+    too_high.record_value(5 * 10**10)
+    with pytest.raises(ValueError, match="above"):
+        LatencyHistogram.decode(too_high.encode())
