@@ -148,7 +148,8 @@ def schedule_rows(data: dict[str, Any] | None) -> list[Row]:
 
 def ttft_rows(data: dict[str, Any] | None) -> list[Row]:
     """Per rate: the medians against the target, and whether the run's self-check flagged
-    (saturated, or its timestamp-precision warning) every run whose own p99 was over 3 ms."""
+    (saturated, its timestamp-precision warning, or untrustworthy) every run whose own p99
+    was over 3 ms."""
     name = "TTFT within 1 ms of truth at p50, 3 ms at p99; runs over it flagged"
     results = {} if data is None else data.get("results", {})
     if not results:
@@ -156,7 +157,10 @@ def ttft_rows(data: dict[str, Any] | None) -> list[Row]:
     rows = []
     for rate, runs in results.items():
         m = _medians(runs, ("p50", "p99"))
-        flagged = [bool(run.get("saturated") or run.get("imprecise")) for run in runs]
+        flagged = [
+            bool(run.get("saturated") or run.get("imprecise") or run.get("untrusted"))
+            for run in runs
+        ]
         over = [run["p99"] > 3.0 for run in runs]
         missed = sum(o and not f for o, f in zip(over, flagged, strict=True))
         text = (f"p50 {m['p50']:.2f} ms, p99 {m['p99']:.2f} ms; {sum(over)} of {len(runs)} "

@@ -9,8 +9,10 @@ directory's records are on the run clock; ``meta.json``'s ``started_at`` (micros
 them on the same wall clock. Sorted first-token times pair one to one (requests are further
 apart than the errors), so ``error = recorded − written`` for every request: what the
 generator adds to TTFT by reading late. ``self-check`` is what the run itself says: its
-generator verdict (``meta.json`` ``telemetry.generator``: CPU, loop lag) or the summary's
-timestamp-precision warning (scheduler-lag p99 over 3 ms, ``analysis.validity`` rule 3a).
+generator verdict (``meta.json`` ``telemetry.generator``: CPU, loop lag), the summary's
+timestamp-precision warning (scheduler-lag p99 over 3 ms, ``analysis.validity`` rule 3a) or
+its trust verdict (``trustworthy`` false: the generator fell behind, rule 3, which speaks
+instead of 3a).
 A run whose error p99 is over 3 ms should be flagged; the table counts the runs over it,
 those flagged, and those it missed.
 """
@@ -84,6 +86,8 @@ def one_run(url: str, log_file: Path, rate: float, args: argparse.Namespace, out
         # (scheduler-lag p99 over 3 ms) that ``analysis.validity`` rule 3a gives.
         "saturated": bool(generator.get("saturated")),
         "imprecise": any(w.startswith(TIMESTAMP_WARNING) for w in summary.get("warnings", [])),
+        # rule 3 (generator fell behind, lag p99 > 10 ms) speaks instead of rule 3a
+        "untrusted": summary.get("trustworthy") is False,
         "sched_p99": float((summary["metrics"].get("scheduler_lag_ms") or {}).get("p99") or 0.0),
         "cpu_share": m.cpu_s / m.wall_s,
     }
@@ -135,7 +139,7 @@ def main(argv: Sequence[str]) -> int:
     rows = []
     for name, runs in results.items():
         over = [r["p99"] > P99_LIMIT_MS for r in runs]
-        flagged = [r["saturated"] or r["imprecise"] for r in runs]
+        flagged = [r["saturated"] or r["imprecise"] or r.get("untrusted", False) for r in runs]
         missed = sum(o and not f for o, f in zip(over, flagged, strict=True))
         rows.append(
             [

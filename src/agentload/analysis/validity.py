@@ -12,7 +12,8 @@ Rules, in the order the warnings appear:
    ...". The absolute floor ignores event-loop jitter; the relative part keeps a 50 ms lag
    against 5 s answers quiet while 50 ms against 20 ms answers is reported.
 3a. Timestamp precision, when rule 3 is quiet: p99 of ``scheduler_lag_ms`` (open model: how
-   late the loop fired the send timers) > 3 ms: "timestamps late by up to ...". The same
+   late the loop fired the send timers; at least 100 of them) > 3 ms: "timestamps late by
+   up to ...". The same
    loop stamps the first byte, each token and the end, so at that p99 it stamped them as
    late: TTFT and ITL differences below it are not resolved (the generator's share of a
    TTFT error tracks it: ``bench/ttft_accuracy.py``). 3 ms is the TTFT accuracy the

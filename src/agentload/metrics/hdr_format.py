@@ -23,9 +23,9 @@ from __future__ import annotations
 import base64
 import binascii
 import math
+import re
 import struct
 import zlib
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -38,6 +38,7 @@ _OUTER = struct.Struct(">II")  # compressed cookie, compressed length
 _HEADER = struct.Struct(">IIIIQQd")  # cookie, payload length, normalizing offset, digits,
 # lowest, highest, integer-to-double conversion ratio
 _MAX_COUNTS = 4 * 1024 * 1024  # a blob claiming more counters than this is refused
+_ASCII_SPACE = re.compile(rb"[ \t\r\n]+")  # a blob read as a line may end with one
 
 
 @dataclass(frozen=True)
@@ -129,11 +130,12 @@ def encode(layout: HdrLayout, low: int, counts: npt.NDArray[np.uint64]) -> str:
     return base64.b64encode(_OUTER.pack(_COMPRESSED_COOKIE, len(deflated)) + deflated).decode()
 
 
-def decode(blob: str | bytes) -> tuple[HdrLayout, Iterator[tuple[int, int]]]:
+def decode(blob: str | bytes) -> tuple[HdrLayout, list[tuple[int, int]]]:
     """The blob's layout and its (index, count) pairs with count > 0, in index order.
-    Raises ValueError for anything that is not a V2 histoblob."""
+    Raises ValueError for anything that is not a V2 histoblob; the work and memory are
+    bounded by the layout the header names, whatever the blob claims after it."""
     try:
-        raw = base64.b64decode(blob, validate=True)
+        raw = base64.b64decode(_ASCII_SPACE.sub(b"", _as_bytes(blob)), validate=True)
     except (binascii.Error, ValueError) as exc:
         raise ValueError(f"not a histogram blob (base64): {exc}") from None
     if len(raw) < _OUTER.size:
@@ -141,36 +143,58 @@ def decode(blob: str | bytes) -> tuple[HdrLayout, Iterator[tuple[int, int]]]:
     cookie, length = _OUTER.unpack_from(raw)
     if cookie & _COOKIE_MASK != _COMPRESSED_COOKIE & _COOKIE_MASK:
         raise ValueError(f"not a compressed V2 histogram blob (cookie {cookie:#x})")
+    inflate = zlib.decompressobj()
+    deflated = raw[_OUTER.size : _OUTER.size + length]
     try:
-        inner = zlib.decompress(raw[_OUTER.size : _OUTER.size + length])
+        head = inflate.decompress(deflated, _HEADER.size)  # the header first, then its payload
     except zlib.error as exc:
         raise ValueError(f"histogram blob does not inflate: {exc}") from None
-    if len(inner) < _HEADER.size:
+    if len(head) < _HEADER.size:
         raise ValueError("histogram blob: header cut short")
-    cookie, payload_len, offset, digits, lowest, highest, _ratio = _HEADER.unpack_from(inner)
+    cookie, payload_len, offset, digits, lowest, highest, _ratio = _HEADER.unpack_from(head)
     if cookie & _COOKIE_MASK != _ENCODING_COOKIE & _COOKIE_MASK:
         raise ValueError(f"not a V2 histogram encoding (cookie {cookie:#x})")
     if offset:
         raise ValueError("histogram blob with a normalizing index offset: not supported")
     layout = HdrLayout(lowest, highest, digits)
-    payload = inner[_HEADER.size : _HEADER.size + payload_len]
-    if len(payload) != payload_len or layout.counts_len > _MAX_COUNTS:
-        raise ValueError("histogram blob: payload length does not match its header")
+    if layout.counts_len > _MAX_COUNTS:
+        raise ValueError(f"histogram layout too large: {layout.counts_len} counters")
+    if payload_len > 9 * layout.counts_len:  # every counter at its longest varint
+        raise ValueError(f"histogram blob: a payload of {payload_len} bytes for its layout")
+    try:
+        payload = inflate.decompress(inflate.unconsumed_tail, payload_len) if payload_len else b""
+    except zlib.error as exc:
+        raise ValueError(f"histogram blob does not inflate: {exc}") from None
+    if len(payload) != payload_len:
+        raise ValueError("histogram blob: payload shorter than its header says")
     return layout, _counts(payload, layout.counts_len)
 
 
-def _counts(payload: bytes, counts_len: int) -> Iterator[tuple[int, int]]:
+def _as_bytes(blob: str | bytes) -> bytes:
+    if isinstance(blob, bytes):
+        return blob
+    try:
+        return blob.encode("ascii")
+    except UnicodeEncodeError:
+        raise ValueError("not a histogram blob: not ASCII") from None
+
+
+def _counts(payload: bytes, counts_len: int) -> list[tuple[int, int]]:
+    pairs = []
     index, pos = 0, 0
     while pos < len(payload):
         value, pos = _get_varint(payload, pos)
         if value < 0:
             index -= value  # a run of zeros
-            continue
-        if index >= counts_len:
+        elif index >= counts_len:
             raise ValueError("histogram blob: more counts than its layout holds")
-        if value:
-            yield index, value
-        index += 1
+        else:
+            if value:
+                pairs.append((index, value))
+            index += 1
+        if index > counts_len:  # a run past the end: refuse at once, not after the payload
+            raise ValueError("histogram blob: more counts than its layout holds")
+    return pairs
 
 
 def _put_zeros(out: bytearray, run: int) -> None:

@@ -355,6 +355,8 @@ class LatencyHistogram:
                     raise ValueError(f"histogram blob holds {value} µs, above {HIGHEST_US} µs")
                 index = _LAYOUT.index_of(value)
             counts[index] = counts.get(index, 0) + count
+            if counts[index] >= 2**63:  # more than a uint64 bucket (and any real run) holds
+                raise ValueError("histogram blob: a bucket count out of range")
         histogram = cls()
         total = sum(counts.values())
         if total:

@@ -18,6 +18,20 @@ from agentload.metrics.hdr_format import HdrLayout
 OURS = HdrLayout(1, 3_600_000_000, 3)
 _DEFLATED = zlib.compress(b"short")
 SHORT = b"\x1c\x84\x93\x14" + len(_DEFLATED).to_bytes(4, "big") + _DEFLATED
+
+
+def blob_of(payload: bytes, payload_len: int | None = None, layout: HdrLayout | None = None) -> str:
+    """A well-formed V2 blob around ``payload`` (its header may claim another length)."""
+    layout = layout or HdrLayout(1, 3_600_000_000, 3)
+    header = hdr_format._HEADER.pack(
+        hdr_format._ENCODING_COOKIE, len(payload) if payload_len is None else payload_len, 0,
+        layout.digits, layout.lowest, layout.highest, 1.0,
+    )  # fmt: skip
+    deflated = zlib.compress(header + payload)
+    outer = hdr_format._OUTER.pack(hdr_format._COMPRESSED_COOKIE, len(deflated))
+    return base64.b64encode(outer + deflated).decode()
+
+
 LAYOUTS = [(1, 3_600_000_000, 3), (1, 2, 3), (1, 10_000, 2), (1000, 10**9, 3), (3, 10**6, 5),
            (1, 2**62, 1)]  # fmt: skip
 
@@ -144,3 +158,41 @@ def test_a_blob_of_another_layout_converts_as_hdrh_s_add_does() -> None:
     too_high.record_value(5 * 10**10)
     with pytest.raises(ValueError, match="above"):
         LatencyHistogram.decode(too_high.encode())
+
+
+def test_a_payload_longer_than_its_layout_allows_is_refused_before_it_inflates() -> None:
+    # 30 MB of lone zeros: more than 9 bytes per counter of its layout
+    bomb = blob_of(bytes([1]) * 30_000_000)
+    with pytest.raises(ValueError, match="a payload of 30000000 bytes"):
+        hdr_format.decode(bomb)
+
+
+def test_runs_of_zeros_past_the_end_are_refused_at_once() -> None:
+    layout = HdrLayout(1, 10_000, 2)
+    # one run far past the end, then counts that would take long to walk
+    payload = bytearray()
+    hdr_format._put_zeros(payload, layout.counts_len + 1)
+    payload += bytes([2]) * (9 * layout.counts_len - len(payload))
+    with pytest.raises(ValueError, match="more counts than its layout holds"):
+        hdr_format.decode(blob_of(bytes(payload), layout=layout))
+
+
+def test_a_blob_read_as_a_line_still_decodes() -> None:
+    blob = our_blob({5: 2, 700: 1})
+    assert hdr_format.decode(blob + "\n")[1] == [(5, 2), (700, 1)]
+    with pytest.raises(ValueError, match="payload shorter"):
+        hdr_format.decode(blob_of(b"\x02", payload_len=5))
+
+
+def test_bucket_counts_beyond_uint64_are_a_value_error_not_an_overflow() -> None:
+    from agentload.metrics.histogram import LatencyHistogram
+
+    layout = HdrLayout(1, 10**7, 5)  # finer buckets: several land in one of ours
+    big = 2**63 - 1
+    index = layout.index_of(5_000_000)
+    payload = bytearray()
+    hdr_format._put_zeros(payload, index)
+    for _ in range(3):
+        hdr_format._put_varint(payload, big)
+    with pytest.raises(ValueError, match="out of range"):
+        LatencyHistogram.decode(blob_of(bytes(payload), layout=layout))
